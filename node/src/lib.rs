@@ -1,0 +1,1 @@
+//! zk-node: a ZooKeeper 3.8 compatible server.

@@ -1,0 +1,1 @@
+//! zk-shell: client library, shell commands and migration engine.
