@@ -1,1 +1,7 @@
-//! zk-shell: client library, shell commands and migration engine.
+//! zk-shell: the ZooKeeper client library, the shell's command layer and the cluster list.
+//!
+//! - [`clusters`]: `clusters.toml`, shared with zk-top.
+//!
+//! The codec is `zk-proto`; this crate never encodes or decodes jute itself.
+
+pub mod clusters;
