@@ -328,6 +328,30 @@ where
     }
 }
 
+/// A nullable `vector<T>`: `None` is the null vector (count -1), distinct from an empty one.
+/// `QuorumPacket.authinfo` is null on every packet but REQUEST.
+impl<T: Jute + JuteElem> Jute for Option<Vec<T>> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            None => out.put_i32(-1),
+            Some(v) => encode_vec(v, out),
+        }
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self> {
+        let Some(n) = r.vec_len()? else {
+            return Ok(None);
+        };
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(T::decode(r)?);
+        }
+        Ok(Some(v))
+    }
+    fn encoded_len(&self) -> usize {
+        self.as_deref().map_or(4, vec_len)
+    }
+}
+
 /// Marker for types that may be vector elements (everything but `u8`, whose `Vec` is a buffer).
 pub trait JuteElem {}
 impl JuteElem for String {}

@@ -138,7 +138,8 @@ jute_record! {
         pub packet_type: i32,
         pub zxid: i64,
         pub data: Option<Vec<u8>>,
-        pub auth_info: Vec<Id>,
+        /// Null (`None`) on every packet but REQUEST, which carries the session's identities.
+        pub auth_info: Option<Vec<Id>>,
     }
 }
 
