@@ -13,7 +13,10 @@ use crate::DecodeError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MultiOp {
     /// `op` is create (1), create2 (15) or createContainer (19).
-    Create { op: OpCode, req: CreateRequest },
+    Create {
+        op: OpCode,
+        req: CreateRequest,
+    },
     CreateTtl(CreateTtlRequest),
     Delete(DeleteRequest),
     SetData(SetDataRequest),
@@ -302,15 +305,29 @@ impl Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MultiResult {
     /// Reported for create (1) and for create2 (15) inside a multi.
-    Create { path: String },
+    Create {
+        path: String,
+    },
     /// Reported for createContainer and createTTL.
-    Create2 { path: String, stat: Stat },
+    Create2 {
+        path: String,
+        stat: Stat,
+    },
     Delete,
-    SetData { stat: Stat },
+    SetData {
+        stat: Stat,
+    },
     Check,
-    GetData { data: Option<Vec<u8>>, stat: Stat },
-    GetChildren { children: Vec<String> },
-    Error { err: i32 },
+    GetData {
+        data: Option<Vec<u8>>,
+        stat: Stat,
+    },
+    GetChildren {
+        children: Vec<String>,
+    },
+    Error {
+        err: i32,
+    },
 }
 
 impl MultiResult {
@@ -440,9 +457,7 @@ impl Response {
             OpCode::CREATE2 | OpCode::CREATE_CONTAINER | OpCode::CREATE_TTL => {
                 Response::Create2(Create2Response::decode(r)?)
             }
-            OpCode::EXISTS | OpCode::SET_DATA | OpCode::SET_ACL => {
-                Response::Stat(Stat::decode(r)?)
-            }
+            OpCode::EXISTS | OpCode::SET_DATA | OpCode::SET_ACL => Response::Stat(Stat::decode(r)?),
             OpCode::GET_DATA => Response::GetData(GetDataResponse::decode(r)?),
             OpCode::GET_ACL => Response::GetAcl(GetAclResponse::decode(r)?),
             OpCode::GET_CHILDREN => Response::GetChildren(GetChildrenResponse::decode(r)?),
