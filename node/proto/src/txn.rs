@@ -240,6 +240,12 @@ impl Txn {
                 let m = MultiTxn::decode(r)?;
                 let mut txns = Vec::with_capacity(m.txns.len());
                 for sub in m.txns {
+                    // Apache's DataTree.processTxn rejects a multi inside a multi; refusing it
+                    // here also bounds the recursion (12 bytes a level would otherwise
+                    // overflow the stack well under jute.maxbuffer).
+                    if sub.txn_type == OpCode::MULTI.0 {
+                        return Err(DecodeError::invalid("txn", "a multi inside a multi"));
+                    }
                     let mut sr = Reader::new(&sub.data);
                     txns.push(Txn::decode_body(sub.txn_type, &mut sr)?);
                 }
