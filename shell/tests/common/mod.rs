@@ -1,0 +1,4 @@
+//! Helpers shared by the shell's integration tests.
+#![allow(dead_code)]
+
+pub mod apache;
