@@ -1,0 +1,169 @@
+//! zk-node's configuration: a TOML file (`zk-node run --config node.toml`), parsed into a raw
+//! struct with serde, then validated into [`Config`]. Errors name the file and the key.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+/// The file as written. Every field is optional except `data_dir`; defaults are Apache's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Port for clients. Default 2181.
+    pub client_port: Option<u16>,
+    /// Address to bind for clients. Default 0.0.0.0.
+    pub client_address: Option<String>,
+    /// Where snapshots and the transaction log live. Required.
+    pub data_dir: Option<PathBuf>,
+    /// The basic time unit in ms; session timeouts are bounded by it. Default 2000.
+    pub tick_ms: Option<u32>,
+    /// Lowest negotiable session timeout. Default 2 × tick_ms.
+    pub session_timeout_ms_min: Option<u32>,
+    /// Highest negotiable session timeout. Default 20 × tick_ms.
+    pub session_timeout_ms_max: Option<u32>,
+    /// Concurrent connections allowed from one IP address; 0 = unlimited. Default 60.
+    pub max_client_cnxns: Option<u32>,
+    /// Largest request frame accepted (Apache's jute.maxbuffer). Default 1048575.
+    pub jute_max_buffer: Option<u32>,
+    /// Allow TTL nodes (Apache's zookeeper.extendedTypesEnabled). Default false.
+    pub extended_types_enabled: Option<bool>,
+    /// `super:<base64 sha1>` digest whose holder bypasses ACLs. Default none.
+    pub super_digest: Option<String>,
+    /// How often containers and TTL nodes are checked for removal. Default 60000.
+    pub container_check_interval_ms: Option<u32>,
+    /// Four-letter words allowed on the client port; `["*"]` for all. Default `["srvr"]`.
+    pub four_letter_words: Option<Vec<String>>,
+}
+
+/// The validated configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub client_port: u16,
+    pub client_address: IpAddr,
+    pub data_dir: PathBuf,
+    pub tick_ms: u32,
+    pub session_timeout_ms_min: u32,
+    pub session_timeout_ms_max: u32,
+    pub max_client_cnxns: u32,
+    pub jute_max_buffer: usize,
+    pub extended_types_enabled: bool,
+    pub super_digest: Option<String>,
+    pub container_check_interval_ms: u32,
+    pub four_letter_words: Vec<String>,
+    /// This server's id (1 for a standalone server).
+    pub server_id: u8,
+}
+
+impl Config {
+    /// Reads and validates a TOML config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let raw: RawConfig = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        raw.validate()
+            .with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// A config for tests and `dev`: everything default, on the given port and directory.
+    pub fn for_dev(client_port: u16, data_dir: PathBuf) -> Config {
+        RawConfig {
+            client_port: Some(client_port),
+            client_address: Some("127.0.0.1".into()),
+            data_dir: Some(data_dir),
+            four_letter_words: Some(vec!["*".into()]),
+            ..Default::default()
+        }
+        .validate()
+        .expect("dev defaults are valid")
+    }
+
+    /// True if the four-letter word `cmd` may run.
+    pub fn four_letter_allowed(&self, cmd: &str) -> bool {
+        self.four_letter_words.iter().any(|w| w == "*" || w == cmd)
+    }
+}
+
+impl RawConfig {
+    pub fn validate(self) -> Result<Config> {
+        let Some(data_dir) = self.data_dir else {
+            bail!("key `data_dir` is missing: set it to the directory for snapshots and logs");
+        };
+        let tick_ms = self.tick_ms.unwrap_or(2000);
+        if tick_ms == 0 {
+            bail!("key `tick_ms` must be greater than 0");
+        }
+        let min = self.session_timeout_ms_min.unwrap_or(2 * tick_ms);
+        let max = self.session_timeout_ms_max.unwrap_or(20 * tick_ms);
+        if min > max {
+            bail!("key `session_timeout_ms_min` ({min}) is greater than `session_timeout_ms_max` ({max})");
+        }
+        let addr_text = self.client_address.unwrap_or_else(|| "0.0.0.0".into());
+        let client_address: IpAddr = addr_text.parse().map_err(|_| {
+            anyhow::anyhow!("key `client_address`: `{addr_text}` is not an IP address")
+        })?;
+        let jute = self.jute_max_buffer.unwrap_or(0xfffff) as usize;
+        if jute < 1024 {
+            bail!("key `jute_max_buffer` ({jute}) is too small: use at least 1024");
+        }
+        if let Some(d) = &self.super_digest {
+            if !d.starts_with("super:") {
+                bail!("key `super_digest` must look like `super:<base64 sha1>` (generate it with `zk-node digest super:PASSWORD`)");
+            }
+        }
+        Ok(Config {
+            client_port: self.client_port.unwrap_or(2181),
+            client_address,
+            data_dir,
+            tick_ms,
+            session_timeout_ms_min: min,
+            session_timeout_ms_max: max,
+            max_client_cnxns: self.max_client_cnxns.unwrap_or(60),
+            jute_max_buffer: jute,
+            extended_types_enabled: self.extended_types_enabled.unwrap_or(false),
+            super_digest: self.super_digest,
+            container_check_interval_ms: self.container_check_interval_ms.unwrap_or(60_000).max(1),
+            four_letter_words: self
+                .four_letter_words
+                .unwrap_or_else(|| vec!["srvr".into()]),
+            server_id: 1,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text)?;
+        raw.validate()
+    }
+
+    #[test]
+    fn defaults_follow_apache() {
+        let c = parse("data_dir = '/tmp/x'").unwrap();
+        assert_eq!(
+            (c.session_timeout_ms_min, c.session_timeout_ms_max),
+            (4000, 40000)
+        );
+        assert_eq!(c.jute_max_buffer, 0xfffff);
+        assert_eq!(c.max_client_cnxns, 60);
+    }
+
+    #[test]
+    fn bad_configs_say_what_is_wrong() {
+        let e = parse("client_port = 1").unwrap_err().to_string();
+        assert!(e.contains("data_dir"), "{e}");
+        let e = parse("data_dir='/x'\nclient_address='nope'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("client_address"), "{e}");
+        let e = toml::from_str::<RawConfig>("data_dir='/x'\nclientPort=1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("clientPort"), "{e}");
+    }
+}

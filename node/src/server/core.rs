@@ -1,0 +1,1146 @@
+//! The core task: owns the tree, the sessions and the connections' ordering state, and carries
+//! out the pipeline in order: prep a write → hand it to the log → when the log says it is
+//! durable, apply it, fire watches, answer. Reads are answered from the tree, but never ahead of
+//! the same connection's earlier writes (FIFO client order): a read that arrives while that
+//! connection has a write in flight waits behind it.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use zk_proto::ops::{watcher_type, xid};
+use zk_proto::proto::*;
+use zk_proto::request::MultiOp;
+use zk_proto::txn::{Txn, TxnHeader};
+use zk_proto::{
+    frame, perms, DecodeError, ErrorCode, Id, Jute, MultiResult, OpCode, Request, Response,
+};
+
+use super::prep::{Origin as PrepOrigin, Prep, PrepConfig, SessionTxn};
+use super::stats::Stats;
+use crate::config::Config;
+use crate::tree::{acl, kind_of, ConnId, DataTree, Mode, NodeKind, Notification};
+
+/// Frames waiting to be written to one client. A client that lets this many pile up is not
+/// reading; it is disconnected rather than letting the server's memory grow without bound.
+pub const CONN_OUT_CAP: usize = 16 * 1024;
+
+/// What the connection tasks and the 4lw handlers send the core.
+pub enum ToCore {
+    Connect {
+        conn: ConnId,
+        addr: SocketAddr,
+        req: ConnectRequest,
+        out: mpsc::Sender<Vec<u8>>,
+    },
+    Request {
+        conn: ConnId,
+        xid: i32,
+        op: OpCode,
+        body: Result<Option<Request>, DecodeError>,
+    },
+    Closed {
+        conn: ConnId,
+    },
+    /// A four-letter word; the core answers with the text to write.
+    FourLetter {
+        cmd: String,
+        reply: oneshot::Sender<String>,
+    },
+}
+
+/// Why a transaction is in flight: who to answer when it is applied.
+#[derive(Debug)]
+enum Origin {
+    Client {
+        conn: ConnId,
+        xid: i32,
+        op: OpCode,
+        start: Instant,
+    },
+    NewSession {
+        conn: ConnId,
+        timeout_ms: i32,
+        read_only: Option<bool>,
+    },
+    Expire,
+    Reaper,
+}
+
+struct InFlight {
+    hdr: TxnHeader,
+    txn: Txn,
+    origin: Origin,
+}
+
+/// A request of one connection waiting for its turn.
+enum Pending {
+    /// A write of this connection, in flight with this zxid.
+    Write(i64),
+    /// A read (or a bodiless request) queued behind a write.
+    Read {
+        xid: i32,
+        op: OpCode,
+        body: Result<Option<Request>, DecodeError>,
+        start: Instant,
+    },
+}
+
+/// Per-connection state the core keeps.
+struct Conn {
+    out: mpsc::Sender<Vec<u8>>,
+    addr: SocketAddr,
+    session: Option<i64>,
+    /// Identities for ACL checks: `ip:<addr>` from the start, then what `auth` adds.
+    ids: Vec<Id>,
+    pending: VecDeque<Pending>,
+    /// Requests that arrived before the session was established.
+    early: VecDeque<(i32, OpCode, Result<Option<Request>, DecodeError>, Instant)>,
+    received: u64,
+    sent: u64,
+    last_zxid: i64,
+    last_op: &'static str,
+}
+
+struct Session {
+    timeout_ms: i32,
+    conn: Option<ConnId>,
+    /// Monotonic ms (since the core started) at which the session expires, on a tick boundary.
+    deadline_ms: u64,
+    closing: bool,
+}
+
+/// The core state.
+pub struct Core {
+    cfg: Arc<Config>,
+    pub(crate) tree: DataTree,
+    prep: Prep,
+    sessions: BTreeMap<i64, Session>,
+    conns: BTreeMap<ConnId, Conn>,
+    in_flight: VecDeque<InFlight>,
+    log_tx: mpsc::Sender<(TxnHeader, Txn)>,
+    next_session_id: i64,
+    started: Instant,
+    /// Containers/TTL nodes whose delete is in flight, so the reaper does not ask twice.
+    reaping: BTreeSet<String>,
+    pub(crate) stats: Stats,
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn reply_frame(xid: i32, zxid: i64, err: i32, body: Option<&Response>) -> Vec<u8> {
+    frame::build(|out| {
+        ReplyHeader { xid, zxid, err }.encode(out);
+        if err == 0 {
+            if let Some(b) = body {
+                b.encode(out);
+            }
+        }
+    })
+}
+
+impl Core {
+    pub fn new(cfg: Arc<Config>, tree: DataTree, log_tx: mpsc::Sender<(TxnHeader, Txn)>) -> Core {
+        let last = tree.last_zxid();
+        Core {
+            next_session_id: zk_proto::session::initial_session_id(cfg.server_id, wall_ms()),
+            cfg,
+            tree,
+            prep: Prep::new(last),
+            sessions: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            in_flight: VecDeque::new(),
+            log_tx,
+            started: Instant::now(),
+            reaping: BTreeSet::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Runs until shutdown or until the log fails.
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<ToCore>,
+        mut durable: watch::Receiver<i64>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let tick = std::time::Duration::from_millis(self.cfg.tick_ms as u64 / 2 + 1);
+        let mut ticker = tokio::time::interval(tick);
+        let reap_every =
+            std::time::Duration::from_millis(self.cfg.container_check_interval_ms as u64);
+        let mut reaper = tokio::time::interval_at(Instant::now() + reap_every, reap_every);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                changed = durable.changed() => {
+                    if changed.is_err() {
+                        tracing::error!("transaction log stopped; refusing to serve writes");
+                        break;
+                    }
+                    let upto = *durable.borrow_and_update();
+                    self.on_durable(upto).await;
+                }
+                msg = rx.recv() => match msg {
+                    Some(m) => self.on_message(m).await,
+                    None => break,
+                },
+                _ = ticker.tick() => self.expire_sessions().await,
+                _ = reaper.tick() => self.reap_containers().await,
+            }
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn deadline_for(&self, timeout_ms: i32) -> u64 {
+        let tick = self.cfg.tick_ms as u64;
+        let t = self.now_ms() + timeout_ms.max(0) as u64;
+        t.div_ceil(tick) * tick
+    }
+
+    async fn on_message(&mut self, msg: ToCore) {
+        match msg {
+            ToCore::Connect {
+                conn,
+                addr,
+                req,
+                out,
+            } => self.on_connect(conn, addr, req, out).await,
+            ToCore::Request {
+                conn,
+                xid,
+                op,
+                body,
+            } => {
+                let start = Instant::now();
+                self.stats.packets_received += 1;
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                c.received += 1;
+                if c.session.is_none() {
+                    c.early.push_back((xid, op, body, start));
+                    return;
+                }
+                self.on_request(conn, xid, op, body, start).await;
+            }
+            ToCore::Closed { conn } => self.drop_conn(conn),
+            ToCore::FourLetter { cmd, reply } => {
+                let text = super::fourlw::answer(self, &cmd);
+                let _ = reply.send(text);
+            }
+        }
+    }
+
+    // ---- connections and sessions ----
+
+    async fn on_connect(
+        &mut self,
+        conn: ConnId,
+        addr: SocketAddr,
+        req: ConnectRequest,
+        out: mpsc::Sender<Vec<u8>>,
+    ) {
+        self.stats.packets_received += 1;
+        if req.last_zxid_seen > self.tree.last_zxid() {
+            // The client has seen newer state than ours: close without an answer so it tries
+            // another server (Apache does the same).
+            tracing::info!(%addr, client_zxid = %format!("{:#x}", req.last_zxid_seen),
+                our_zxid = %format!("{:#x}", self.tree.last_zxid()),
+                "refusing session: client has seen a newer zxid than this server");
+            return;
+        }
+        self.conns.insert(
+            conn,
+            Conn {
+                out,
+                addr,
+                session: None,
+                ids: vec![Id::new("ip", &addr.ip().to_string())],
+                pending: VecDeque::new(),
+                early: VecDeque::new(),
+                received: 1,
+                sent: 0,
+                last_zxid: 0,
+                last_op: "NA",
+            },
+        );
+        let timeout = req.timeout_ms.clamp(
+            self.cfg.session_timeout_ms_min as i32,
+            self.cfg.session_timeout_ms_max as i32,
+        );
+        if req.session_id == 0 {
+            let id = self.next_session_id;
+            self.next_session_id += 1;
+            let (hdr, txn) = self.prep.prepare_session(
+                &self.tree,
+                id,
+                SessionTxn::Create {
+                    timeout_ms: timeout,
+                },
+                wall_ms(),
+            );
+            self.submit(
+                hdr,
+                txn,
+                Origin::NewSession {
+                    conn,
+                    timeout_ms: timeout,
+                    read_only: req.read_only,
+                },
+            )
+            .await;
+            return;
+        }
+        let id = req.session_id;
+        let valid = req.passwd == zk_proto::session::password(id)
+            && self.sessions.get(&id).is_some_and(|s| !s.closing);
+        if !valid {
+            let resp = ConnectResponse {
+                protocol_version: 0,
+                timeout_ms: 0,
+                session_id: 0,
+                passwd: vec![0; 16],
+                read_only: req.read_only.map(|_| false),
+            };
+            self.send(conn, frame::build(|o| resp.encode(o)));
+            self.close_conn(conn);
+            return;
+        }
+        self.bind_session(conn, id, timeout, req.read_only);
+    }
+
+    /// Attaches a session to a connection (closing any other connection holding it) and sends
+    /// the ConnectResponse; then runs the requests that arrived meanwhile.
+    fn bind_session(&mut self, conn: ConnId, id: i64, timeout_ms: i32, read_only: Option<bool>) {
+        let deadline = self.deadline_for(timeout_ms);
+        let previous = match self.sessions.get_mut(&id) {
+            Some(s) => {
+                s.timeout_ms = timeout_ms;
+                s.deadline_ms = deadline;
+                s.conn.replace(conn)
+            }
+            None => {
+                self.sessions.insert(
+                    id,
+                    Session {
+                        timeout_ms,
+                        conn: Some(conn),
+                        deadline_ms: deadline,
+                        closing: false,
+                    },
+                );
+                None
+            }
+        };
+        if let Some(old) = previous.filter(|o| *o != conn) {
+            self.close_conn(old);
+        }
+        let resp = ConnectResponse {
+            protocol_version: 0,
+            timeout_ms,
+            session_id: id,
+            passwd: zk_proto::session::password(id).to_vec(),
+            read_only: read_only.map(|_| false),
+        };
+        self.send(conn, frame::build(|o| resp.encode(o)));
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = Some(id);
+        }
+    }
+
+    fn touch(&mut self, session: i64) {
+        let deadline = match self.sessions.get(&session) {
+            Some(s) => self.deadline_for(s.timeout_ms),
+            None => return,
+        };
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.deadline_ms = deadline;
+        }
+    }
+
+    fn drop_conn(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            self.tree.watches.remove_conn(conn);
+            if let Some(s) = c.session.and_then(|id| self.sessions.get_mut(&id)) {
+                if s.conn == Some(conn) {
+                    s.conn = None;
+                }
+            }
+        }
+    }
+
+    /// Closes a connection: dropping its sender makes its task flush what is queued and close
+    /// the socket.
+    fn close_conn(&mut self, conn: ConnId) {
+        self.drop_conn(conn);
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Vec<u8>) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match c.out.try_send(frame) {
+            Ok(()) => {
+                c.sent += 1;
+                self.stats.packets_sent += 1;
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(addr = %c.addr, "closing connection: client is not reading its replies ({CONN_OUT_CAP} frames queued)");
+                self.close_conn(conn);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.drop_conn(conn),
+        }
+    }
+
+    fn notify(&mut self, notes: Vec<Notification>) {
+        for n in notes {
+            let f = frame::build(|o| {
+                ReplyHeader {
+                    xid: xid::NOTIFICATION,
+                    zxid: -1,
+                    err: 0,
+                }
+                .encode(o);
+                n.event.encode(o);
+            });
+            self.send(n.conn, f);
+        }
+    }
+
+    async fn expire_sessions(&mut self) {
+        let now = self.now_ms();
+        let expired: Vec<i64> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| !s.closing && s.deadline_ms <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            tracing::info!(session = %format!("{id:#x}"), "session expired");
+            if let Some(s) = self.sessions.get_mut(&id) {
+                s.closing = true;
+            }
+            let (hdr, txn) =
+                self.prep
+                    .prepare_session(&self.tree, id, SessionTxn::Close, wall_ms());
+            self.submit(hdr, txn, Origin::Expire).await;
+        }
+    }
+
+    async fn reap_containers(&mut self) {
+        let now = wall_ms();
+        let mut candidates = Vec::new();
+        for p in self.tree.containers() {
+            if let Some(n) = self.tree.get(p) {
+                if n.children.is_empty() && n.stat.cversion > 0 {
+                    candidates.push(p.clone());
+                }
+            }
+        }
+        for p in self.tree.ttls() {
+            if let Some(n) = self.tree.get(p) {
+                if let NodeKind::Ttl(ttl) = kind_of(n.stat.ephemeral_owner) {
+                    if n.children.is_empty() && ttl != 0 && now - n.stat.mtime > ttl {
+                        candidates.push(p.clone());
+                    }
+                }
+            }
+        }
+        for p in candidates {
+            if !self.reaping.insert(p.clone()) {
+                continue;
+            }
+            let (hdr, txn) = self.prep.prepare_delete_container(&self.tree, &p, now);
+            self.submit(hdr, txn, Origin::Reaper).await;
+        }
+    }
+
+    // ---- requests ----
+
+    async fn on_request(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        op: OpCode,
+        body: Result<Option<Request>, DecodeError>,
+        start: Instant,
+    ) {
+        let Some(session) = self.conns.get(&conn).and_then(|c| c.session) else {
+            return;
+        };
+        self.touch(session);
+        let is_write = match &body {
+            Ok(Some(r)) => r.is_write(),
+            Ok(None) => false,
+            // An undecodable write still consumes a zxid in Apache (prep logs an error txn).
+            Err(_) => is_write_op(op),
+        };
+        if let Ok(Some(Request::Auth(a))) = &body {
+            self.on_auth(conn, a);
+            return;
+        }
+        if is_write {
+            self.on_write(conn, session, xid, op, body, start).await;
+            return;
+        }
+        let c = self.conns.get_mut(&conn).expect("checked above");
+        if c.pending.is_empty() {
+            self.answer_read(conn, xid, op, body, start);
+        } else {
+            c.pending.push_back(Pending::Read {
+                xid,
+                op,
+                body,
+                start,
+            });
+        }
+    }
+
+    async fn on_write(
+        &mut self,
+        conn: ConnId,
+        session: i64,
+        xid: i32,
+        op: OpCode,
+        body: Result<Option<Request>, DecodeError>,
+        start: Instant,
+    ) {
+        let ids = self
+            .conns
+            .get(&conn)
+            .map(|c| c.ids.clone())
+            .unwrap_or_default();
+        let (hdr, txn) = match body {
+            Ok(Some(Request::CloseSession)) => {
+                if let Some(s) = self.sessions.get_mut(&session) {
+                    s.closing = true;
+                }
+                let (mut hdr, txn) =
+                    self.prep
+                        .prepare_session(&self.tree, session, SessionTxn::Close, wall_ms());
+                hdr.cxid = xid;
+                (hdr, txn)
+            }
+            Ok(Some(req)) => {
+                let origin = PrepOrigin {
+                    session_id: session,
+                    xid,
+                    ids: &ids,
+                };
+                let cfg = PrepConfig {
+                    extended_types_enabled: self.cfg.extended_types_enabled,
+                };
+                self.prep.prepare(&self.tree, cfg, &origin, &req, wall_ms())
+            }
+            _ => {
+                let zxid = self.prep.next_zxid();
+                let hdr = TxnHeader {
+                    client_id: session,
+                    cxid: xid,
+                    zxid,
+                    time: wall_ms(),
+                    txn_type: OpCode::ERROR.0,
+                };
+                (
+                    hdr,
+                    Txn::Error(zk_proto::txn::ErrorTxn {
+                        err: ErrorCode::MARSHALLING_ERROR.0,
+                    }),
+                )
+            }
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.pending.push_back(Pending::Write(hdr.zxid));
+        }
+        self.submit(
+            hdr,
+            txn,
+            Origin::Client {
+                conn,
+                xid,
+                op,
+                start,
+            },
+        )
+        .await;
+    }
+
+    async fn submit(&mut self, hdr: TxnHeader, txn: Txn, origin: Origin) {
+        self.in_flight.push_back(InFlight {
+            hdr: hdr.clone(),
+            txn: txn.clone(),
+            origin,
+        });
+        if self.log_tx.send((hdr, txn)).await.is_err() {
+            tracing::error!("transaction log task has stopped");
+        }
+    }
+
+    fn on_auth(&mut self, conn: ConnId, a: &AuthPacket) {
+        let super_digest = self.cfg.super_digest.clone();
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let ok = match a.scheme.as_str() {
+            "digest" => {
+                let id = acl::digest_id(&String::from_utf8_lossy(&a.auth));
+                if super_digest.as_deref() == Some(id.as_str()) {
+                    push_unique(&mut c.ids, Id::new("super", ""));
+                }
+                push_unique(&mut c.ids, Id::new("digest", &id));
+                true
+            }
+            "ip" => true,
+            _ => false,
+        };
+        let err = if ok { 0 } else { ErrorCode::AUTH_FAILED.0 };
+        self.send(conn, reply_frame(xid::AUTH, 0, err, None));
+        if !ok {
+            tracing::warn!(scheme = %a.scheme, "authentication failed: unknown scheme; closing connection");
+            self.close_conn(conn);
+        }
+    }
+
+    // ---- apply ----
+
+    async fn on_durable(&mut self, upto: i64) {
+        while self.in_flight.front().is_some_and(|f| f.hdr.zxid <= upto) {
+            let f = self.in_flight.pop_front().expect("front exists");
+            self.apply(f).await;
+        }
+    }
+
+    async fn apply(&mut self, f: InFlight) {
+        let mut notes = Vec::new();
+        let rc = self.tree.apply(&f.hdr, &f.txn, &mut notes);
+        self.prep.applied(f.hdr.zxid);
+        self.notify(notes);
+        if let Txn::CloseSession(_) = &f.txn {
+            if let Some(s) = self.sessions.remove(&f.hdr.client_id) {
+                let origin_conn = match f.origin {
+                    Origin::Client { conn, .. } => Some(conn),
+                    _ => None,
+                };
+                if let Some(c) = s.conn.filter(|c| Some(*c) != origin_conn) {
+                    self.close_conn(c);
+                }
+            }
+        }
+        if let Txn::DeleteContainer(d) = &f.txn {
+            self.reaping.remove(&d.path);
+        }
+        if matches!(f.origin, Origin::Reaper) {
+            if let Txn::Error(_) = &f.txn {
+                self.reaping.clear();
+            }
+        }
+        match f.origin {
+            Origin::Client {
+                conn,
+                xid,
+                op,
+                start,
+            } => {
+                self.answer_write(conn, xid, op, &f.hdr, &f.txn, rc, start);
+                self.drain_reads(conn);
+            }
+            Origin::NewSession {
+                conn,
+                timeout_ms,
+                read_only,
+            } => {
+                if self.conns.contains_key(&conn) {
+                    self.bind_session(conn, f.hdr.client_id, timeout_ms, read_only);
+                    self.run_early(conn).await;
+                } else {
+                    // The client left before its session was created; the session stays
+                    // until it expires, as in Apache.
+                    let deadline = self.deadline_for(timeout_ms);
+                    self.sessions.insert(
+                        f.hdr.client_id,
+                        Session {
+                            timeout_ms,
+                            conn: None,
+                            deadline_ms: deadline,
+                            closing: false,
+                        },
+                    );
+                }
+            }
+            Origin::Expire | Origin::Reaper => {}
+        }
+    }
+
+    /// Runs the requests a client pipelined behind its ConnectRequest, in order.
+    async fn run_early(&mut self, conn: ConnId) {
+        let early: Vec<_> = match self.conns.get_mut(&conn) {
+            Some(c) => c.early.drain(..).collect(),
+            None => return,
+        };
+        for (xid, op, body, start) in early {
+            self.on_request(conn, xid, op, body, start).await;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn answer_write(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        op: OpCode,
+        hdr: &TxnHeader,
+        txn: &Txn,
+        rc: crate::tree::TxnResult,
+        start: Instant,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if let Some(Pending::Write(z)) = c.pending.front() {
+            debug_assert_eq!(*z, hdr.zxid);
+            c.pending.pop_front();
+        }
+        c.last_zxid = hdr.zxid;
+        c.last_op = op.name();
+        let zxid = self.tree.last_zxid();
+        let (err, body) = if let Txn::Error(e) = txn {
+            (e.err, None)
+        } else {
+            (0, Some(write_response(op, &rc)))
+        };
+        self.stats.record_latency(start.elapsed());
+        self.send(conn, reply_frame(xid, zxid, err, body.as_ref()));
+        if op == OpCode::CLOSE_SESSION {
+            self.close_conn(conn);
+        }
+    }
+
+    fn drain_reads(&mut self, conn: ConnId) {
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            match c.pending.front() {
+                Some(Pending::Read { .. }) => {}
+                _ => return,
+            }
+            let Some(Pending::Read {
+                xid,
+                op,
+                body,
+                start,
+            }) = c.pending.pop_front()
+            else {
+                return;
+            };
+            self.answer_read(conn, xid, op, body, start);
+        }
+    }
+
+    // ---- reads ----
+
+    fn answer_read(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        op: OpCode,
+        body: Result<Option<Request>, DecodeError>,
+        start: Instant,
+    ) {
+        let zxid = self.tree.last_zxid();
+        let req = match body {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                tracing::info!(
+                    op = op.0,
+                    "unknown opcode; closing connection as Apache does"
+                );
+                self.send(conn, reply_frame(xid, -1, ErrorCode::UNIMPLEMENTED.0, None));
+                self.close_conn(conn);
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(%e, op = op.0, "malformed request body");
+                self.send(
+                    conn,
+                    reply_frame(xid, zxid, ErrorCode::MARSHALLING_ERROR.0, None),
+                );
+                return;
+            }
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.last_op = op.name();
+        }
+        let (reply_zxid, result) = match &req {
+            Request::Sasl(_) => (0, Ok(Response::Sasl(SaslRequest { token: None }))),
+            Request::SetWatches(w) => {
+                let mut notes = Vec::new();
+                self.tree.set_watches(
+                    conn,
+                    w.relative_zxid,
+                    &w.data_watches,
+                    &w.exist_watches,
+                    &w.child_watches,
+                    &[],
+                    &[],
+                    &mut notes,
+                );
+                self.notify(notes);
+                (zxid, Ok(Response::Empty))
+            }
+            Request::SetWatches2(w) => {
+                let mut notes = Vec::new();
+                self.tree.set_watches(
+                    conn,
+                    w.relative_zxid,
+                    &w.data_watches,
+                    &w.exist_watches,
+                    &w.child_watches,
+                    &w.persistent_watches,
+                    &w.persistent_recursive_watches,
+                    &mut notes,
+                );
+                self.notify(notes);
+                (zxid, Ok(Response::Empty))
+            }
+            _ => (zxid, self.read(conn, &req)),
+        };
+        self.stats.record_latency(start.elapsed());
+        let f = match result {
+            Ok(body) => reply_frame(xid, reply_zxid, 0, Some(&body)),
+            Err(e) => reply_frame(xid, reply_zxid, e.0, None),
+        };
+        self.send(conn, f);
+    }
+
+    fn ids(&self, conn: ConnId) -> Vec<Id> {
+        self.conns
+            .get(&conn)
+            .map(|c| c.ids.clone())
+            .unwrap_or_default()
+    }
+
+    fn read(&mut self, conn: ConnId, req: &Request) -> Result<Response, ErrorCode> {
+        let ids = self.ids(conn);
+        let t = &mut self.tree;
+        match req {
+            Request::Ping => Ok(Response::Empty),
+            Request::Exists(r) => {
+                if r.path.contains('\0') {
+                    return Err(ErrorCode::BAD_ARGUMENTS);
+                }
+                if r.watch {
+                    t.watches.data.add(&r.path, conn, Mode::Standard);
+                }
+                t.get(&r.path)
+                    .map(|n| Response::Stat(n.client_stat()))
+                    .ok_or(ErrorCode::NO_NODE)
+            }
+            Request::GetData(r) => {
+                let resp = get_data(t, &r.path, &ids)?;
+                if r.watch {
+                    t.watches.data.add(&r.path, conn, Mode::Standard);
+                }
+                Ok(Response::GetData(resp))
+            }
+            Request::GetAcl(r) => {
+                let n = t.get(&r.path).ok_or(ErrorCode::NO_NODE)?;
+                if !acl::check(&n.acl, perms::READ | perms::ADMIN, &ids) {
+                    return Err(ErrorCode::NO_AUTH);
+                }
+                let shown = if acl::check(&n.acl, perms::ADMIN, &ids) {
+                    n.acl.clone()
+                } else {
+                    acl::mask_digests(&n.acl)
+                };
+                Ok(Response::GetAcl(GetAclResponse {
+                    acl: shown,
+                    stat: n.client_stat(),
+                }))
+            }
+            Request::GetChildren(r) | Request::GetChildren2(r) => {
+                let n = t.get(&r.path).ok_or(ErrorCode::NO_NODE)?;
+                if !acl::check(&n.acl, perms::READ, &ids) {
+                    return Err(ErrorCode::NO_AUTH);
+                }
+                let children: Vec<String> = n.children.iter().cloned().collect();
+                let stat = n.client_stat();
+                if r.watch {
+                    t.watches.child.add(&r.path, conn, Mode::Standard);
+                }
+                Ok(if matches!(req, Request::GetChildren(_)) {
+                    Response::GetChildren(GetChildrenResponse { children })
+                } else {
+                    Response::GetChildren2(GetChildren2Response { children, stat })
+                })
+            }
+            Request::Sync(r) => Ok(Response::Sync(PathRequest {
+                path: r.path.clone(),
+            })),
+            Request::GetAllChildrenNumber(r) => {
+                let n = t.get(&r.path).ok_or(ErrorCode::NO_NODE)?;
+                if !acl::check(&n.acl, perms::READ, &ids) {
+                    return Err(ErrorCode::NO_AUTH);
+                }
+                Ok(Response::GetAllChildrenNumber(
+                    GetAllChildrenNumberResponse {
+                        total_number: t.descendant_count(&r.path) as i32,
+                    },
+                ))
+            }
+            Request::GetEphemerals(r) => {
+                let session = self.conns.get(&conn).and_then(|c| c.session).unwrap_or(0);
+                let prefix = r.path.trim();
+                let all = self
+                    .tree
+                    .ephemerals_of(session)
+                    .cloned()
+                    .unwrap_or_default();
+                let ephemerals = all
+                    .into_iter()
+                    .filter(|p| {
+                        prefix.is_empty() || prefix == "/" || p.starts_with(r.path.as_str())
+                    })
+                    .collect();
+                Ok(Response::GetEphemerals(GetEphemeralsResponse {
+                    ephemerals,
+                }))
+            }
+            Request::AddWatch(r) => {
+                match r.mode {
+                    0 => t.watches.add_persistent(&r.path, conn, false),
+                    1 => t.watches.add_persistent(&r.path, conn, true),
+                    _ => return Err(ErrorCode::MARSHALLING_ERROR),
+                }
+                Ok(Response::AddWatch(ErrorResponse { err: 0 }))
+            }
+            Request::CheckWatches(r) => watches_op(t, conn, &r.path, r.watcher_type, false),
+            Request::RemoveWatches(r) => watches_op(t, conn, &r.path, r.watcher_type, true),
+            Request::WhoAmI => Ok(Response::WhoAmI(WhoAmIResponse {
+                client_info: ids.iter().map(client_info).collect(),
+            })),
+            Request::MultiRead(ops) => {
+                let mut results = Vec::with_capacity(ops.len());
+                for op in ops {
+                    let res = match op {
+                        MultiOp::GetData(r) => {
+                            get_data(t, &r.path, &ids).map(|d| MultiResult::GetData {
+                                data: d.data,
+                                stat: d.stat,
+                            })
+                        }
+                        MultiOp::GetChildren(r) => match t.get(&r.path) {
+                            None => Err(ErrorCode::NO_NODE),
+                            Some(n) if !acl::check(&n.acl, perms::READ, &ids) => {
+                                Err(ErrorCode::NO_AUTH)
+                            }
+                            Some(n) => Ok(MultiResult::GetChildren {
+                                children: n.children.iter().cloned().collect(),
+                            }),
+                        },
+                        _ => return Err(ErrorCode::MARSHALLING_ERROR),
+                    };
+                    results.push(res.unwrap_or_else(|e| MultiResult::Error { err: e.0 }));
+                }
+                Ok(Response::Multi(results))
+            }
+            _ => Err(ErrorCode::MARSHALLING_ERROR),
+        }
+    }
+
+    // ---- introspection for 4lw / admin ----
+
+    pub(crate) fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub(crate) fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub(crate) fn outstanding(&self) -> usize {
+        self.in_flight.len() + self.conns.values().map(|c| c.pending.len()).sum::<usize>()
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub(crate) fn uptime_ms(&self) -> u64 {
+        self.now_ms()
+    }
+
+    /// One line per connection for `stat`/`cons`: (addr, received, sent, session, last zxid, last op).
+    pub(crate) fn connection_lines(
+        &self,
+    ) -> Vec<(SocketAddr, u64, u64, Option<i64>, i64, &'static str, usize)> {
+        self.conns
+            .values()
+            .map(|c| {
+                (
+                    c.addr,
+                    c.received,
+                    c.sent,
+                    c.session,
+                    c.last_zxid,
+                    c.last_op,
+                    c.pending.len(),
+                )
+            })
+            .collect()
+    }
+
+    pub(crate) fn session_timeout(&self, id: i64) -> Option<i32> {
+        self.sessions.get(&id).map(|s| s.timeout_ms)
+    }
+
+    pub(crate) fn conn_session(&self, conn: ConnId) -> Option<i64> {
+        self.conns.get(&conn).and_then(|c| c.session)
+    }
+
+    pub(crate) fn reset_conn_stats(&mut self) {
+        for c in self.conns.values_mut() {
+            c.received = 0;
+            c.sent = 0;
+        }
+    }
+}
+
+fn push_unique(ids: &mut Vec<Id>, id: Id) {
+    if !ids.contains(&id) {
+        ids.push(id);
+    }
+}
+
+fn client_info(id: &Id) -> ClientInfo {
+    let user = match id.scheme.as_str() {
+        "digest" => id.id.split(':').next().unwrap_or("").to_string(),
+        _ => id.id.clone(),
+    };
+    ClientInfo {
+        auth_scheme: id.scheme.clone(),
+        user,
+    }
+}
+
+fn get_data(t: &DataTree, p: &str, ids: &[Id]) -> Result<GetDataResponse, ErrorCode> {
+    let n = t.get(p).ok_or(ErrorCode::NO_NODE)?;
+    if !acl::check(&n.acl, perms::READ, ids) {
+        return Err(ErrorCode::NO_AUTH);
+    }
+    Ok(GetDataResponse {
+        data: n.data.clone(),
+        stat: n.client_stat(),
+    })
+}
+
+/// checkWatches / removeWatches. Types 1..3 are 3.8's; 4 and 5 (persistent, recursive) are
+/// 3.9's and remove just that mode.
+fn watches_op(
+    t: &mut DataTree,
+    conn: ConnId,
+    p: &str,
+    wtype: i32,
+    remove: bool,
+) -> Result<Response, ErrorCode> {
+    let w = &mut t.watches;
+    let found = match (wtype, remove) {
+        (watcher_type::CHILDREN, false) => w.child.contains(p, conn),
+        (watcher_type::DATA, false) => w.data.contains(p, conn),
+        (watcher_type::ANY, false) => w.child.contains(p, conn) || w.data.contains(p, conn),
+        (watcher_type::CHILDREN, true) => w.child.remove(p, conn),
+        (watcher_type::DATA, true) => w.data.remove(p, conn),
+        (watcher_type::ANY, true) => {
+            let a = w.child.remove(p, conn);
+            let b = w.data.remove(p, conn);
+            a || b
+        }
+        (watcher_type::PERSISTENT | watcher_type::PERSISTENT_RECURSIVE, _) => {
+            let mode = if wtype == watcher_type::PERSISTENT {
+                Mode::Persistent
+            } else {
+                Mode::Recursive
+            };
+            if remove {
+                let a = w.child.remove_mode(p, conn, mode);
+                let b = w.data.remove_mode(p, conn, mode);
+                a || b
+            } else {
+                w.data.contains_mode(p, conn, mode)
+            }
+        }
+        _ => return Err(ErrorCode::MARSHALLING_ERROR),
+    };
+    if found {
+        Ok(Response::Empty)
+    } else {
+        Err(ErrorCode::NO_WATCHER)
+    }
+}
+
+fn is_write_op(op: OpCode) -> bool {
+    matches!(
+        op,
+        OpCode::CREATE
+            | OpCode::CREATE2
+            | OpCode::CREATE_CONTAINER
+            | OpCode::CREATE_TTL
+            | OpCode::DELETE
+            | OpCode::SET_DATA
+            | OpCode::SET_ACL
+            | OpCode::CHECK
+            | OpCode::MULTI
+            | OpCode::RECONFIG
+            | OpCode::DELETE_CONTAINER
+            | OpCode::CLOSE_SESSION
+    )
+}
+
+/// The reply body of an applied write.
+fn write_response(op: OpCode, rc: &crate::tree::TxnResult) -> Response {
+    let stat = rc.stat.clone().unwrap_or_default();
+    match op {
+        OpCode::CREATE => Response::Create(CreateResponse {
+            path: rc.path.clone(),
+        }),
+        OpCode::CREATE2 | OpCode::CREATE_CONTAINER | OpCode::CREATE_TTL => {
+            Response::Create2(Create2Response {
+                path: rc.path.clone(),
+                stat,
+            })
+        }
+        OpCode::SET_DATA | OpCode::SET_ACL => Response::Stat(stat),
+        OpCode::MULTI => Response::Multi(rc.multi.iter().map(multi_result).collect()),
+        _ => Response::Empty,
+    }
+}
+
+fn multi_result(r: &crate::tree::TxnResult) -> MultiResult {
+    let stat = r.stat.clone().unwrap_or_default();
+    match OpCode(r.txn_type) {
+        OpCode::CREATE => MultiResult::Create {
+            path: r.path.clone(),
+        },
+        OpCode::CREATE2 | OpCode::CREATE_CONTAINER | OpCode::CREATE_TTL => MultiResult::Create2 {
+            path: r.path.clone(),
+            stat,
+        },
+        OpCode::DELETE | OpCode::DELETE_CONTAINER => MultiResult::Delete,
+        OpCode::SET_DATA => MultiResult::SetData { stat },
+        OpCode::CHECK => MultiResult::Check,
+        _ => MultiResult::Error { err: r.err },
+    }
+}

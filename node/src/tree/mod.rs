@@ -1,0 +1,638 @@
+//! The DataTree: znodes, their `Stat`, ACLs, the ephemeral/container/TTL bookkeeping, and the
+//! watch index. It applies committed transactions, deterministically: no clock, no RNG, no I/O.
+//! Time comes in the transaction header; the caller decides when a transaction is committed.
+
+pub mod acl;
+pub mod path;
+pub mod watch;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasherDefault;
+
+use zk_proto::ops::{event_type, keeper_state};
+use zk_proto::proto::WatcherEvent;
+use zk_proto::txn::{Txn, TxnHeader};
+use zk_proto::{Acl, ErrorCode, Stat, StatPersisted};
+
+pub use watch::{ConnId, Mode, WatchManager};
+
+/// A map with a fixed hasher, so iteration order is the same on every run and every server.
+pub type FixedMap<K, V> =
+    HashMap<K, V, BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
+
+/// The stored owner of a container node.
+pub const CONTAINER_OWNER: i64 = i64::MIN;
+/// TTL nodes store `0xFF << 56 | ttl_ms` as their owner.
+const TTL_TAG: i64 = 0xFFu8 as i64;
+/// The largest TTL Apache accepts (40 bits of milliseconds).
+pub const TTL_MAX_MS: i64 = (1 << 40) - 1;
+
+/// What kind of node an owner value describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    Persistent,
+    Ephemeral(i64),
+    Container,
+    Ttl(i64),
+}
+
+pub fn kind_of(owner: i64) -> NodeKind {
+    if owner == 0 {
+        NodeKind::Persistent
+    } else if owner == CONTAINER_OWNER {
+        NodeKind::Container
+    } else if (owner >> 56) & 0xff == TTL_TAG {
+        NodeKind::Ttl(owner & TTL_MAX_MS)
+    } else {
+        NodeKind::Ephemeral(owner)
+    }
+}
+
+pub fn ttl_owner(ttl_ms: i64) -> i64 {
+    (TTL_TAG << 56) | (ttl_ms & TTL_MAX_MS)
+}
+
+/// One znode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// `None` for a node created with a null buffer (getData answers length -1).
+    pub data: Option<Vec<u8>>,
+    pub acl: Vec<Acl>,
+    pub stat: StatPersisted,
+    /// Child names (not paths), in a stable order.
+    pub children: BTreeSet<String>,
+}
+
+impl Node {
+    fn new(data: Option<Vec<u8>>, acl: Vec<Acl>, stat: StatPersisted) -> Node {
+        Node {
+            data,
+            acl,
+            stat,
+            children: BTreeSet::new(),
+        }
+    }
+
+    /// The client-visible Stat: `cversion` is `2 × stored − numChildren` (so it moves on child
+    /// deletes too), and containers and TTL nodes show owner 0.
+    pub fn client_stat(&self) -> Stat {
+        let s = &self.stat;
+        let n = self.children.len() as i32;
+        let owner = match kind_of(s.ephemeral_owner) {
+            NodeKind::Container | NodeKind::Ttl(_) => 0,
+            _ => s.ephemeral_owner,
+        };
+        Stat {
+            czxid: s.czxid,
+            mzxid: s.mzxid,
+            ctime: s.ctime,
+            mtime: s.mtime,
+            version: s.version,
+            cversion: s.cversion.wrapping_mul(2).wrapping_sub(n),
+            aversion: s.aversion,
+            ephemeral_owner: owner,
+            data_length: self.data.as_ref().map_or(0, |d| d.len() as i32),
+            num_children: n,
+            pzxid: s.pzxid,
+        }
+    }
+}
+
+/// The outcome of applying one transaction (one sub-transaction of a multi has its own).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TxnResult {
+    /// The opcode the result reports as (the txn type, or -1 for an error).
+    pub txn_type: i32,
+    pub err: i32,
+    pub path: String,
+    pub stat: Option<Stat>,
+    pub multi: Vec<TxnResult>,
+}
+
+/// A watch notification for one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub conn: ConnId,
+    pub event: WatcherEvent,
+}
+
+/// The tree of znodes.
+#[derive(Debug)]
+pub struct DataTree {
+    nodes: FixedMap<String, Node>,
+    /// session id → paths of its ephemerals.
+    ephemerals: BTreeMap<i64, BTreeSet<String>>,
+    containers: BTreeSet<String>,
+    ttls: BTreeSet<String>,
+    pub watches: WatchManager,
+    last_zxid: i64,
+    /// Sum of path lengths and data lengths, as Apache's `approximateDataSize`.
+    data_size: u64,
+}
+
+impl Default for DataTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DataTree {
+    /// A fresh tree with `/`, `/zookeeper`, `/zookeeper/quota` and `/zookeeper/config`, exactly
+    /// as Apache creates them (zero stats; config is world-readable only, aversion -1).
+    pub fn new() -> DataTree {
+        let mut t = DataTree {
+            nodes: FixedMap::default(),
+            ephemerals: BTreeMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            watches: WatchManager::default(),
+            last_zxid: 0,
+            data_size: 0,
+        };
+        let empty = || Some(Vec::new());
+        t.nodes.insert(
+            "/".into(),
+            Node::new(empty(), Acl::open_unsafe(), StatPersisted::default()),
+        );
+        for p in ["/zookeeper", "/zookeeper/quota"] {
+            t.insert_raw(
+                p,
+                Node::new(empty(), Acl::open_unsafe(), StatPersisted::default()),
+            );
+        }
+        let config_stat = StatPersisted {
+            aversion: -1,
+            ..Default::default()
+        };
+        t.insert_raw(
+            "/zookeeper/config",
+            Node::new(empty(), Acl::read_unsafe(), config_stat),
+        );
+        t
+    }
+
+    fn insert_raw(&mut self, p: &str, node: Node) {
+        if let Some(parent) = path::parent(p).and_then(|pp| self.nodes.get_mut(pp)) {
+            parent.children.insert(path::name(p).to_string());
+        }
+        self.data_size += (p.len() + node.data.as_ref().map_or(0, |d| d.len())) as u64;
+        self.nodes.insert(p.to_string(), node);
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    pub fn set_last_zxid(&mut self, zxid: i64) {
+        self.last_zxid = zxid;
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn approximate_data_size(&self) -> u64 {
+        self.data_size
+    }
+
+    pub fn ephemerals_of(&self, session: i64) -> Option<&BTreeSet<String>> {
+        self.ephemerals.get(&session)
+    }
+
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(|s| s.len()).sum()
+    }
+
+    pub fn ephemerals(&self) -> &BTreeMap<i64, BTreeSet<String>> {
+        &self.ephemerals
+    }
+
+    pub fn containers(&self) -> &BTreeSet<String> {
+        &self.containers
+    }
+
+    pub fn ttls(&self) -> &BTreeSet<String> {
+        &self.ttls
+    }
+
+    /// Every descendant of `path` (not the node itself), as getAllChildrenNumber counts them.
+    pub fn descendant_count(&self, path: &str) -> usize {
+        let Some(node) = self.nodes.get(path) else {
+            return 0;
+        };
+        node.children
+            .iter()
+            .map(|c| 1 + self.descendant_count(&path::join(path, c)))
+            .sum()
+    }
+
+    /// Applies a committed transaction. Notifications for the watches it fires are appended to
+    /// `out` in the order Apache sends them.
+    pub fn apply(&mut self, hdr: &TxnHeader, txn: &Txn, out: &mut Vec<Notification>) -> TxnResult {
+        let rc = self.apply_one(hdr, txn, out);
+        if hdr.zxid > self.last_zxid {
+            self.last_zxid = hdr.zxid;
+        }
+        rc
+    }
+
+    fn apply_one(&mut self, hdr: &TxnHeader, txn: &Txn, out: &mut Vec<Notification>) -> TxnResult {
+        let mut rc = TxnResult {
+            txn_type: txn.op().0,
+            ..Default::default()
+        };
+        let zxid = hdr.zxid;
+        let res: Result<(), ErrorCode> = match txn {
+            Txn::Create(t) | Txn::Create2(t) => {
+                let owner = if t.ephemeral { hdr.client_id } else { 0 };
+                rc.path = t.path.clone();
+                self.create_node(&t.path, &t.data, &t.acl, owner, t.parent_cversion, hdr, out)
+                    .map(|s| rc.stat = Some(s))
+            }
+            Txn::CreateContainer(t) => {
+                rc.path = t.path.clone();
+                self.create_node(
+                    &t.path,
+                    &t.data,
+                    &t.acl,
+                    CONTAINER_OWNER,
+                    t.parent_cversion,
+                    hdr,
+                    out,
+                )
+                .map(|s| rc.stat = Some(s))
+            }
+            Txn::CreateTtl(t) => {
+                rc.path = t.path.clone();
+                self.create_node(
+                    &t.path,
+                    &t.data,
+                    &t.acl,
+                    ttl_owner(t.ttl),
+                    t.parent_cversion,
+                    hdr,
+                    out,
+                )
+                .map(|s| rc.stat = Some(s))
+            }
+            Txn::Delete(t) | Txn::DeleteContainer(t) => {
+                rc.path = t.path.clone();
+                self.delete_node(&t.path, zxid, out)
+            }
+            Txn::SetData(t) => {
+                rc.path = t.path.clone();
+                self.set_data(&t.path, &t.data, t.version, zxid, hdr.time, out)
+                    .map(|s| rc.stat = Some(s))
+            }
+            Txn::SetAcl(t) => {
+                rc.path = t.path.clone();
+                self.set_acl(&t.path, &t.acl, t.version)
+                    .map(|s| rc.stat = Some(s))
+            }
+            Txn::Check(t) => {
+                rc.path = t.path.clone();
+                Ok(())
+            }
+            Txn::CreateSession(_) => Ok(()),
+            Txn::CloseSession(t) => {
+                self.kill_session(
+                    hdr.client_id,
+                    t.as_ref().map(|t| &t.paths_to_delete[..]),
+                    zxid,
+                    out,
+                );
+                Ok(())
+            }
+            Txn::Error(e) => Err(ErrorCode(e.err)),
+            Txn::Multi(txns) => {
+                rc.multi = self.apply_multi(hdr, txns, out);
+                Ok(())
+            }
+        };
+        if let Err(e) = res {
+            rc.err = e.0;
+            if !matches!(txn, Txn::Error(_)) {
+                // A committed txn that cannot be applied means prep and apply disagree.
+                tracing::warn!(zxid = %format!("{zxid:#x}"), err = %e, "transaction failed to apply");
+            }
+            rc.txn_type = -1;
+        }
+        rc
+    }
+
+    /// A multi either has no error sub-txn, and every sub-txn applies, or it has one, and then
+    /// nothing applies: results are 0 before the failing op, its code, then -2.
+    fn apply_multi(
+        &mut self,
+        hdr: &TxnHeader,
+        txns: &[Txn],
+        out: &mut Vec<Notification>,
+    ) -> Vec<TxnResult> {
+        let failed = txns.iter().any(|t| matches!(t, Txn::Error(_)));
+        if !failed {
+            return txns.iter().map(|t| self.apply_one(hdr, t, out)).collect();
+        }
+        let mut post_failed = false;
+        txns.iter()
+            .map(|t| {
+                let err = match t {
+                    Txn::Error(e) => {
+                        post_failed = true;
+                        e.err
+                    }
+                    _ if post_failed => ErrorCode::RUNTIME_INCONSISTENCY.0,
+                    _ => 0,
+                };
+                TxnResult {
+                    txn_type: -1,
+                    err,
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_node(
+        &mut self,
+        p: &str,
+        data: &Option<Vec<u8>>,
+        acl: &[Acl],
+        owner: i64,
+        parent_cversion: i32,
+        hdr: &TxnHeader,
+        out: &mut Vec<Notification>,
+    ) -> Result<Stat, ErrorCode> {
+        let parent_path = path::parent(p).ok_or(ErrorCode::NO_NODE)?;
+        let name = path::name(p).to_string();
+        let zxid = hdr.zxid;
+        {
+            let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NO_NODE)?;
+            if parent.children.contains(&name) {
+                return Err(ErrorCode::NODE_EXISTS);
+            }
+            let cv = if parent_cversion == -1 {
+                parent.stat.cversion + 1
+            } else {
+                parent_cversion
+            };
+            // Replaying a log over a fuzzy snapshot may see a create twice; never move back.
+            if cv > parent.stat.cversion {
+                parent.stat.cversion = cv;
+                parent.stat.pzxid = zxid;
+            }
+            parent.children.insert(name);
+        }
+        let stat = StatPersisted {
+            czxid: zxid,
+            mzxid: zxid,
+            ctime: hdr.time,
+            mtime: hdr.time,
+            version: 0,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner: owner,
+            pzxid: zxid,
+        };
+        let node = Node::new(data.clone(), acl.to_vec(), stat);
+        let client_stat = node.client_stat();
+        self.data_size += (p.len() + data.as_ref().map_or(0, |d| d.len())) as u64;
+        self.nodes.insert(p.to_string(), node);
+        match kind_of(owner) {
+            NodeKind::Container => {
+                self.containers.insert(p.to_string());
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.insert(p.to_string());
+            }
+            NodeKind::Ephemeral(s) => {
+                self.ephemerals.entry(s).or_default().insert(p.to_string());
+            }
+            NodeKind::Persistent => {}
+        }
+        self.fire(
+            &Fire::Data,
+            p,
+            event_type::NODE_CREATED,
+            &BTreeSet::new(),
+            out,
+        );
+        self.fire(
+            &Fire::Child,
+            parent_path,
+            event_type::NODE_CHILDREN_CHANGED,
+            &BTreeSet::new(),
+            out,
+        );
+        Ok(client_stat)
+    }
+
+    fn delete_node(
+        &mut self,
+        p: &str,
+        zxid: i64,
+        out: &mut Vec<Notification>,
+    ) -> Result<(), ErrorCode> {
+        let parent_path = path::parent(p).ok_or(ErrorCode::NO_NODE)?;
+        let node = self.nodes.remove(p).ok_or(ErrorCode::NO_NODE)?;
+        self.data_size = self
+            .data_size
+            .saturating_sub((p.len() + node.data.as_ref().map_or(0, |d| d.len())) as u64);
+        if let Some(parent) = self.nodes.get_mut(parent_path) {
+            parent.children.remove(path::name(p));
+            if zxid > parent.stat.pzxid {
+                parent.stat.pzxid = zxid;
+            }
+        }
+        match kind_of(node.stat.ephemeral_owner) {
+            NodeKind::Container => {
+                self.containers.remove(p);
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.remove(p);
+            }
+            NodeKind::Ephemeral(s) => {
+                if let Some(set) = self.ephemerals.get_mut(&s) {
+                    set.remove(p);
+                    if set.is_empty() {
+                        self.ephemerals.remove(&s);
+                    }
+                }
+            }
+            NodeKind::Persistent => {}
+        }
+        let fired = self.fire(
+            &Fire::Data,
+            p,
+            event_type::NODE_DELETED,
+            &BTreeSet::new(),
+            out,
+        );
+        self.fire(&Fire::Child, p, event_type::NODE_DELETED, &fired, out);
+        self.fire(
+            &Fire::Child,
+            parent_path,
+            event_type::NODE_CHILDREN_CHANGED,
+            &BTreeSet::new(),
+            out,
+        );
+        Ok(())
+    }
+
+    fn set_data(
+        &mut self,
+        p: &str,
+        data: &Option<Vec<u8>>,
+        version: i32,
+        zxid: i64,
+        time: i64,
+        out: &mut Vec<Notification>,
+    ) -> Result<Stat, ErrorCode> {
+        let node = self.nodes.get_mut(p).ok_or(ErrorCode::NO_NODE)?;
+        let old_len = node.data.as_ref().map_or(0, |d| d.len()) as u64;
+        node.data = data.clone();
+        node.stat.mtime = time;
+        node.stat.mzxid = zxid;
+        node.stat.version = version;
+        let stat = node.client_stat();
+        self.data_size =
+            self.data_size.saturating_sub(old_len) + data.as_ref().map_or(0, |d| d.len()) as u64;
+        self.fire(
+            &Fire::Data,
+            p,
+            event_type::NODE_DATA_CHANGED,
+            &BTreeSet::new(),
+            out,
+        );
+        Ok(stat)
+    }
+
+    fn set_acl(&mut self, p: &str, acl: &[Acl], version: i32) -> Result<Stat, ErrorCode> {
+        let node = self.nodes.get_mut(p).ok_or(ErrorCode::NO_NODE)?;
+        node.acl = acl.to_vec();
+        node.stat.aversion = version;
+        Ok(node.client_stat())
+    }
+
+    /// Deletes a closed session's ephemerals: the listed paths (3.6+ logs them), or all of the
+    /// session's ephemerals for an older txn without the list.
+    fn kill_session(
+        &mut self,
+        session: i64,
+        paths: Option<&[String]>,
+        zxid: i64,
+        out: &mut Vec<Notification>,
+    ) {
+        let owned = self.ephemerals.remove(&session).unwrap_or_default();
+        let list: Vec<String> = match paths {
+            Some(p) => p.to_vec(),
+            None => owned.iter().cloned().collect(),
+        };
+        for p in list {
+            let is_owned = self
+                .nodes
+                .get(&p)
+                .is_some_and(|n| n.stat.ephemeral_owner == session);
+            if is_owned {
+                let _ = self.delete_node(&p, zxid, out);
+            }
+        }
+    }
+
+    fn fire(
+        &mut self,
+        table: &Fire,
+        p: &str,
+        etype: i32,
+        suppress: &BTreeSet<ConnId>,
+        out: &mut Vec<Notification>,
+    ) -> BTreeSet<ConnId> {
+        let t = match table {
+            Fire::Data => &mut self.watches.data,
+            Fire::Child => &mut self.watches.child,
+        };
+        let conns = t.trigger(p, etype, suppress);
+        for c in &conns {
+            out.push(Notification {
+                conn: *c,
+                event: WatcherEvent {
+                    event_type: etype,
+                    state: keeper_state::SYNC_CONNECTED,
+                    path: p.to_string(),
+                },
+            });
+        }
+        conns
+    }
+
+    /// Re-registers watches after a reconnect (`setWatches`/`setWatches2`): fires at once what
+    /// changed since `rel_zxid`, registers the rest.
+    #[allow(clippy::too_many_arguments)]
+    pub fn set_watches(
+        &mut self,
+        conn: ConnId,
+        rel_zxid: i64,
+        data: &[String],
+        exist: &[String],
+        child: &[String],
+        persistent: &[String],
+        recursive: &[String],
+        out: &mut Vec<Notification>,
+    ) {
+        let send = |p: &str, etype: i32, out: &mut Vec<Notification>| {
+            out.push(Notification {
+                conn,
+                event: WatcherEvent {
+                    event_type: etype,
+                    state: keeper_state::SYNC_CONNECTED,
+                    path: p.to_string(),
+                },
+            })
+        };
+        for p in data {
+            match self.nodes.get(p) {
+                None => send(p, event_type::NODE_DELETED, out),
+                Some(n) if n.stat.mzxid > rel_zxid => send(p, event_type::NODE_DATA_CHANGED, out),
+                Some(_) => self.watches.data.add(p, conn, Mode::Standard),
+            }
+        }
+        for p in exist {
+            match self.nodes.get(p) {
+                Some(_) => send(p, event_type::NODE_CREATED, out),
+                None => self.watches.data.add(p, conn, Mode::Standard),
+            }
+        }
+        for p in child {
+            match self.nodes.get(p) {
+                None => send(p, event_type::NODE_DELETED, out),
+                Some(n) if n.stat.pzxid > rel_zxid => {
+                    send(p, event_type::NODE_CHILDREN_CHANGED, out)
+                }
+                Some(_) => self.watches.child.add(p, conn, Mode::Standard),
+            }
+        }
+        for p in persistent {
+            self.watches.add_persistent(p, conn, false);
+        }
+        for p in recursive {
+            self.watches.add_persistent(p, conn, true);
+        }
+    }
+
+    /// Every node, for snapshots and digests: (path, node), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Node)> {
+        self.nodes.iter()
+    }
+}
+
+enum Fire {
+    Data,
+    Child,
+}
+
+#[cfg(test)]
+mod tests;
