@@ -35,6 +35,16 @@ pub struct RawConfig {
     pub container_check_interval_ms: Option<u32>,
     /// Four-letter words allowed on the client port; `["*"]` for all. Default `["srvr"]`.
     pub four_letter_words: Option<Vec<String>>,
+    /// Separate directory for the transaction log (Apache's dataLogDir). Default: data_dir.
+    pub data_log_dir: Option<PathBuf>,
+    /// Transactions between snapshots (Apache's snapCount). Default 100000.
+    pub snap_count: Option<u64>,
+    /// fsync the log before acknowledging (Apache's forceSync). Default true. Only for tests.
+    pub force_sync: Option<bool>,
+    /// Snapshots (and their logs) kept by the purge task (autopurge.snapRetainCount). Default 3.
+    pub snap_retain_count: Option<u32>,
+    /// Hours between purges; 0 disables purging (autopurge.purgeInterval). Default 0.
+    pub purge_interval_hours: Option<u32>,
 }
 
 /// The validated configuration the server runs with.
@@ -54,6 +64,11 @@ pub struct Config {
     pub four_letter_words: Vec<String>,
     /// This server's id (1 for a standalone server).
     pub server_id: u8,
+    pub data_log_dir: PathBuf,
+    pub snap_count: u64,
+    pub force_sync: bool,
+    pub snap_retain_count: u32,
+    pub purge_interval_hours: u32,
 }
 
 impl Config {
@@ -113,10 +128,10 @@ impl RawConfig {
                 bail!("key `super_digest` must look like `super:<base64 sha1>` (generate it with `zk-node digest super:PASSWORD`)");
             }
         }
+        let snap_count = self.snap_count.unwrap_or(100_000);
         Ok(Config {
             client_port: self.client_port.unwrap_or(2181),
             client_address,
-            data_dir,
             tick_ms,
             session_timeout_ms_min: min,
             session_timeout_ms_max: max,

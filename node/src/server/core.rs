@@ -51,11 +51,14 @@ pub enum ToCore {
         cmd: String,
         reply: oneshot::Sender<String>,
     },
+    /// Runs a function on the core task, with the core's state: how the admin HTTP server and
+    /// the metrics endpoint read statistics without sharing locks with the pipeline.
+    Inspect(Box<dyn FnOnce(&mut Core) + Send>),
 }
 
 /// Why a transaction is in flight: who to answer when it is applied.
 #[derive(Debug)]
-enum Origin {
+pub(crate) enum Origin {
     Client {
         conn: ConnId,
         xid: i32,
@@ -71,14 +74,14 @@ enum Origin {
     Reaper,
 }
 
-struct InFlight {
-    hdr: TxnHeader,
-    txn: Txn,
-    origin: Origin,
+pub(crate) struct InFlight {
+    pub(crate) hdr: TxnHeader,
+    pub(crate) txn: Txn,
+    pub(crate) origin: Origin,
 }
 
 /// A request of one connection waiting for its turn.
-enum Pending {
+pub(crate) enum Pending {
     /// A write of this connection, in flight with this zxid.
     Write(i64),
     /// A read (or a bodiless request) queued behind a write.
@@ -91,42 +94,42 @@ enum Pending {
 }
 
 /// Per-connection state the core keeps.
-struct Conn {
-    out: mpsc::Sender<Vec<u8>>,
-    addr: SocketAddr,
-    session: Option<i64>,
+pub(crate) struct Conn {
+    pub(crate) out: mpsc::Sender<Vec<u8>>,
+    pub(crate) addr: SocketAddr,
+    pub(crate) session: Option<i64>,
     /// Identities for ACL checks: `ip:<addr>` from the start, then what `auth` adds.
-    ids: Vec<Id>,
-    pending: VecDeque<Pending>,
+    pub(crate) ids: Vec<Id>,
+    pub(crate) pending: VecDeque<Pending>,
     /// Requests that arrived before the session was established.
-    early: VecDeque<(i32, OpCode, Result<Option<Request>, DecodeError>, Instant)>,
-    received: u64,
-    sent: u64,
-    last_zxid: i64,
-    last_op: &'static str,
+    pub(crate) early: VecDeque<(i32, OpCode, Result<Option<Request>, DecodeError>, Instant)>,
+    pub(crate) received: u64,
+    pub(crate) sent: u64,
+    pub(crate) last_zxid: i64,
+    pub(crate) last_op: &'static str,
 }
 
-struct Session {
-    timeout_ms: i32,
-    conn: Option<ConnId>,
+pub(crate) struct Session {
+    pub(crate) timeout_ms: i32,
+    pub(crate) conn: Option<ConnId>,
     /// Monotonic ms (since the core started) at which the session expires, on a tick boundary.
-    deadline_ms: u64,
-    closing: bool,
+    pub(crate) deadline_ms: u64,
+    pub(crate) closing: bool,
 }
 
 /// The core state.
 pub struct Core {
-    cfg: Arc<Config>,
+    pub(crate) cfg: Arc<Config>,
     pub(crate) tree: DataTree,
-    prep: Prep,
-    sessions: BTreeMap<i64, Session>,
-    conns: BTreeMap<ConnId, Conn>,
-    in_flight: VecDeque<InFlight>,
-    log_tx: mpsc::Sender<(TxnHeader, Txn)>,
-    next_session_id: i64,
-    started: Instant,
+    pub(crate) prep: Prep,
+    pub(crate) sessions: BTreeMap<i64, Session>,
+    pub(crate) conns: BTreeMap<ConnId, Conn>,
+    pub(crate) in_flight: VecDeque<InFlight>,
+    pub(crate) log_tx: mpsc::Sender<(TxnHeader, Txn)>,
+    pub(crate) next_session_id: i64,
+    pub(crate) started: Instant,
     /// Containers/TTL nodes whose delete is in flight, so the reaper does not ask twice.
-    reaping: BTreeSet<String>,
+    pub(crate) reaping: BTreeSet<String>,
     pub(crate) stats: Stats,
 }
 
@@ -241,6 +244,7 @@ impl Core {
                 let text = super::fourlw::answer(self, &cmd);
                 let _ = reply.send(text);
             }
+            ToCore::Inspect(f) => f(self),
         }
     }
 
