@@ -144,6 +144,12 @@ impl RawConfig {
                 .four_letter_words
                 .unwrap_or_else(|| vec!["srvr".into()]),
             server_id: 1,
+            data_log_dir: self.data_log_dir.unwrap_or_else(|| data_dir.clone()),
+            data_dir,
+            snap_count: snap_count.max(2),
+            force_sync: self.force_sync.unwrap_or(true),
+            snap_retain_count: self.snap_retain_count.unwrap_or(3).max(3),
+            purge_interval_hours: self.purge_interval_hours.unwrap_or(0),
         })
     }
 }
