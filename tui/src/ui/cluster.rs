@@ -11,7 +11,7 @@ use super::layout::{scroll_offset, table_body, Areas, HINT_LINES_MAX};
 use super::widgets::{dim, header, health_style, or_dash, role_style, selected_style, spark};
 use crate::app::alarms::wrap_forecast_s;
 use crate::app::model::ServerStatus;
-use crate::app::{rows, ClusterState, ServerState, State};
+use crate::app::{rows, ClusterState, Role, ServerState, State};
 use crate::units;
 use crate::zxid::COUNTER_MAX;
 
@@ -74,7 +74,10 @@ fn draw_summary(frame: &mut Frame, area: Rect, state: &State, c: usize) {
             format!("{n} servers claim leadership"),
             Style::new().fg(Color::Red),
         ),
-        (Some(l), _) => Span::styled(l.addr.clone(), super::widgets::role_style(l.role())),
+        (Some(l), _) if l.role() == Role::Standalone => {
+            Span::styled(format!("{} (standalone)", l.addr), role_style(l.role()))
+        }
+        (Some(l), _) => Span::styled(l.addr.clone(), role_style(l.role())),
         (None, _) => Span::styled("no leader", Style::new().fg(Color::Red)),
     };
     let mut lines = vec![Line::from(vec![
@@ -92,13 +95,21 @@ fn draw_summary(frame: &mut Frame, area: Rect, state: &State, c: usize) {
         )),
     ])];
     let election = match cl.last_election() {
-        Some(e) => format!(
-            "last election {} ({} ago): epoch {} → {}",
-            units::clock(e.at.unix_ms),
-            units::duration_ms(state.now.mono_ms.saturating_sub(e.at.mono_ms)),
-            or_dash(e.from_epoch),
-            e.to_epoch
-        ),
+        Some(e) => {
+            let ago = units::duration_ms(state.now.mono_ms.saturating_sub(e.at.mono_ms));
+            match e.from_epoch {
+                Some(from) => format!(
+                    "last election {} ({ago} ago): epoch {from} → {}",
+                    units::clock(e.at.unix_ms),
+                    e.to_epoch
+                ),
+                None => format!(
+                    "leader first seen {} ({ago} ago) in epoch {}",
+                    units::clock(e.at.unix_ms),
+                    e.to_epoch
+                ),
+            }
+        }
         None => "no election seen".to_string(),
     };
     let wrap = match cl.leader_zxid {

@@ -19,6 +19,9 @@ pub struct Areas {
     pub footer: Rect,
 }
 
+/// Height of the server detail and election panes: five lines and the borders.
+pub const DETAIL_H: u16 = 7;
+
 /// Lines of hints shown in the cluster summary at most.
 pub const HINT_LINES_MAX: usize = 4;
 
@@ -32,10 +35,12 @@ pub fn areas(area: Rect, state: &State) -> Areas {
     let log_h = (area.height / 5).clamp(3, 10);
     match state.view {
         View::Overview => {
+            // The table takes what its rows need; the alarm log gets the rest.
+            let rows = (rows::overview_rows(state).len() as u16).max(3);
             let [title, table, log, shell, footer] = Layout::vertical([
                 Constraint::Length(1),
-                Constraint::Min(4),
-                Constraint::Length(log_h),
+                Constraint::Max(rows + 3),
+                Constraint::Min(log_h),
                 Constraint::Length(shell_h),
                 Constraint::Length(1),
             ])
@@ -58,9 +63,9 @@ pub fn areas(area: Rect, state: &State) -> Areas {
             let [title, summary, table, detail, log, shell, footer] = Layout::vertical([
                 Constraint::Length(1),
                 Constraint::Length(4 + hints),
-                Constraint::Length(servers + 3),
-                Constraint::Min(6),
-                Constraint::Length(log_h),
+                Constraint::Max(servers + 3),
+                Constraint::Length(DETAIL_H),
+                Constraint::Min(log_h),
                 Constraint::Length(shell_h),
                 Constraint::Length(1),
             ])

@@ -55,8 +55,8 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State) {
         Span::styled(" zk-top ", bar.add_modifier(Modifier::BOLD)),
         Span::styled(
             format!(
-                "│ {where_} │ {} clusters │ {up}/{servers} servers up │ ",
-                state.clusters.len()
+                "│ {where_} │ {} │ {up}/{servers} servers up │ ",
+                plural(state.clusters.len(), "cluster")
             ),
             bar,
         ),
@@ -66,7 +66,7 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State) {
     } else {
         bar
     };
-    spans.push(Span::styled(format!("{alarms} alarms"), alarm_style));
+    spans.push(Span::styled(plural(alarms, "alarm"), alarm_style));
     spans.push(Span::styled(
         format!(
             " │ every {} │ {} UTC ",
@@ -76,4 +76,12 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State) {
         bar,
     ));
     frame.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }

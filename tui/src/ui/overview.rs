@@ -49,7 +49,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         Constraint::Length(8),
         Constraint::Length(10),
         Constraint::Length(SPARK_W),
-        Constraint::Min(20),
+        Constraint::Fill(1),
     ];
     let sorted = nav.sort_title(rows::OVERVIEW_SORTS);
     let table = Table::new(rows, widths)
