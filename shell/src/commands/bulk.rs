@@ -85,7 +85,7 @@ pub async fn copy(
             .iter()
             .filter_map(|p| plan_write(&snap, p, dst_of(p), existing.contains(&dst_of(p))))
             .collect();
-        deferred.extend(writes.iter().filter(|w| w.deferred_acl).map(|w| w.clone()));
+        deferred.extend(writes.iter().filter(|w| w.deferred_acl).cloned());
         for_each_parallel(
             &writes,
             |w| async move { apply_write(dst.client, &w).await },

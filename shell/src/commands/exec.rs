@@ -441,7 +441,7 @@ impl Shell {
         fe.emit(Output::message(format!("watching {path} (Ctrl-C stops)")));
         let deadline = seconds.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
         let mut seen = 0;
-        while count.is_none_or_more(seen) {
+        while count.is_none_or(|n| seen < n) {
             let next = async {
                 match deadline {
                     Some(d) => tokio::time::timeout_at(d, rx.recv()).await.ok().flatten(),
@@ -676,16 +676,6 @@ impl Shell {
     }
 }
 
-trait CountLimit {
-    fn is_none_or_more(&self, seen: usize) -> bool;
-}
-
-impl CountLimit for Option<usize> {
-    fn is_none_or_more(&self, seen: usize) -> bool {
-        self.map_or(true, |n| seen < n)
-    }
-}
-
 fn is_txn_op(cmd: &Command) -> bool {
     matches!(
         cmd,
@@ -807,8 +797,8 @@ fn draw_tree(tree: &Subtree) -> Vec<String> {
             .all(|(_, d)| d > depth);
         last_at.truncate(*depth);
         let mut prefix = String::new();
-        for d in 1..*depth {
-            prefix.push_str(if last_at[d] { "    " } else { "│   " });
+        for last in last_at.iter().take(*depth).skip(1) {
+            prefix.push_str(if *last { "    " } else { "│   " });
         }
         if *depth > 0 {
             prefix.push_str(if is_last { "└── " } else { "├── " });

@@ -306,7 +306,11 @@ impl Shell {
             Event::Node(_) => None,
             Event::State(s) => {
                 let prev = self.states.insert(cluster.clone(), s);
-                let first_connect = s == SessionState::Connected && prev.is_none_or_connected();
+                let first_connect = s == SessionState::Connected
+                    && matches!(
+                        prev,
+                        None | Some(SessionState::Connected | SessionState::Connecting)
+                    );
                 (!first_connect && s != SessionState::Connecting).then(|| Output::Session {
                     cluster,
                     state: s.to_string(),
@@ -339,20 +343,6 @@ impl Shell {
             None => cwd.clone(),
             Some(p) => normalize(cwd, p),
         })
-    }
-}
-
-/// Extension used to decide whether a Connected state is the first one.
-trait FirstConnect {
-    fn is_none_or_connected(&self) -> bool;
-}
-
-impl FirstConnect for Option<SessionState> {
-    fn is_none_or_connected(&self) -> bool {
-        matches!(
-            self,
-            None | Some(SessionState::Connected) | Some(SessionState::Connecting)
-        )
     }
 }
 

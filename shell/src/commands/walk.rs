@@ -66,10 +66,10 @@ pub async fn walk(client: &Client, root: &str, depth_max: Option<usize>) -> Resu
     while !level.is_empty() {
         let mut next_paths = Vec::new();
         for (path, children, stat) in level {
-            if depth_max.map_or(true, |m| depth < m) {
+            if depth_max.is_none_or(|m| depth < m) {
                 next_paths.extend(children.iter().map(|c| child_path(&path, c)));
             }
-            let children = if depth_max.map_or(true, |m| depth < m) {
+            let children = if depth_max.is_none_or(|m| depth < m) {
                 children
             } else {
                 Vec::new()

@@ -87,9 +87,12 @@ impl Frontend for Terminal {
         })
     }
 
+    /// In a script, `edit` works only with an explicit $VISUAL or $EDITOR (which may be a
+    /// non-interactive filter such as `sed -i`).
     fn edit(&mut self, path: &str, data: &[u8]) -> Result<Option<Vec<u8>>, String> {
-        if !self.can_ask {
-            return Err("edit needs a terminal".into());
+        let explicit = std::env::var_os("VISUAL").is_some() || std::env::var_os("EDITOR").is_some();
+        if !self.can_ask && !explicit {
+            return Err("edit needs a terminal or $EDITOR".into());
         }
         tokio::task::block_in_place(|| edit_in_editor(path, data))
     }

@@ -173,8 +173,11 @@ fn readline_thread(
 ) {
     let config = Config::builder()
         .max_history_size(HISTORY_MAX)
-        .and_then(|b| Ok(b.auto_add_history(true)))
-        .map(|b| b.completion_type(rustyline::CompletionType::List).build());
+        .map(|b| {
+            b.auto_add_history(true)
+                .completion_type(rustyline::CompletionType::List)
+                .build()
+        });
     let Ok(config) = config else { return };
     let Ok(mut editor) = Editor::<ZkHelper, FileHistory>::with_config(config) else {
         return;
