@@ -363,7 +363,7 @@ impl JuteElem for i32 {}
 macro_rules! jute_record {
     ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident : $t:ty),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        #[derive(Debug, Clone, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]
         pub struct $name { $($(#[$fm])* pub $f: $t),* }
 
         impl $crate::jute::Jute for $name {

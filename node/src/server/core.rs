@@ -23,6 +23,8 @@ use zk_proto::{
 use super::prep::{Origin as PrepOrigin, Prep, PrepConfig, SessionTxn};
 use super::stats::Stats;
 use crate::config::Config;
+use crate::storage::disk::Disk;
+use crate::storage::{snapshot, LogCmd, LogFailure, LogStats};
 use crate::tree::{acl, kind_of, ConnId, DataTree, Mode, NodeKind, Notification};
 
 /// Frames waiting to be written to one client. A client that lets this many pile up is not
@@ -125,7 +127,20 @@ pub struct Core {
     pub(crate) sessions: BTreeMap<i64, Session>,
     pub(crate) conns: BTreeMap<ConnId, Conn>,
     pub(crate) in_flight: VecDeque<InFlight>,
-    pub(crate) log_tx: mpsc::Sender<(TxnHeader, Txn)>,
+    pub(crate) log_tx: mpsc::Sender<LogCmd>,
+    /// Group-commit counters of the log task (for `mntr` and the admin server).
+    #[allow(dead_code)]
+    pub(crate) log_stats: Arc<LogStats>,
+    /// Where snapshots go, and the disk they go through.
+    pub(crate) disk: Arc<dyn Disk>,
+    /// Transactions applied since the last snapshot, and the count that triggers the next
+    /// (Apache: snapCount/2 + random(snapCount/2), so servers do not snapshot in step).
+    pub(crate) since_snapshot: u64,
+    pub(crate) snapshot_at: u64,
+    /// A snapshot is being written; the next waits for it.
+    pub(crate) snapshot_running: Arc<std::sync::atomic::AtomicBool>,
+    /// The last refused-write error, while the disk refuses writes.
+    pub(crate) write_error: Option<String>,
     pub(crate) next_session_id: i64,
     pub(crate) started: Instant,
     /// Containers/TTL nodes whose delete is in flight, so the reaper does not ask twice.
@@ -152,18 +167,50 @@ fn reply_frame(xid: i32, zxid: i64, err: i32, body: Option<&Response>) -> Vec<u8
 }
 
 impl Core {
-    pub fn new(cfg: Arc<Config>, tree: DataTree, log_tx: mpsc::Sender<(TxnHeader, Txn)>) -> Core {
+    pub fn new(
+        cfg: Arc<Config>,
+        tree: DataTree,
+        sessions: BTreeMap<i64, i32>,
+        log_tx: mpsc::Sender<LogCmd>,
+        log_stats: Arc<LogStats>,
+        disk: Arc<dyn Disk>,
+    ) -> Core {
         let last = tree.last_zxid();
+        let started = Instant::now();
+        // Sessions recovered from disk get a full timeout to reconnect, as in Apache.
+        let sessions = sessions
+            .into_iter()
+            .map(|(id, timeout_ms)| {
+                let deadline_ms =
+                    (timeout_ms.max(0) as u64).div_ceil(cfg.tick_ms as u64) * cfg.tick_ms as u64;
+                (
+                    id,
+                    Session {
+                        timeout_ms,
+                        conn: None,
+                        deadline_ms,
+                        closing: false,
+                    },
+                )
+            })
+            .collect();
+        let snapshot_at = next_snapshot_at(cfg.snap_count);
         Core {
+            log_stats,
+            disk,
+            since_snapshot: 0,
+            snapshot_at,
+            snapshot_running: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            write_error: None,
             next_session_id: zk_proto::session::initial_session_id(cfg.server_id, wall_ms()),
             cfg,
             tree,
             prep: Prep::new(last),
-            sessions: BTreeMap::new(),
+            sessions,
             conns: BTreeMap::new(),
             in_flight: VecDeque::new(),
             log_tx,
-            started: Instant::now(),
+            started,
             reaping: BTreeSet::new(),
             stats: Stats::default(),
         }
@@ -174,6 +221,7 @@ impl Core {
         mut self,
         mut rx: mpsc::Receiver<ToCore>,
         mut durable: watch::Receiver<i64>,
+        mut failures: mpsc::Receiver<LogFailure>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let tick = std::time::Duration::from_millis(self.cfg.tick_ms as u64 / 2 + 1);
@@ -193,6 +241,7 @@ impl Core {
                     let upto = *durable.borrow_and_update();
                     self.on_durable(upto).await;
                 }
+                Some(f) = failures.recv() => self.on_log_failure(f).await,
                 msg = rx.recv() => match msg {
                     Some(m) => self.on_message(m).await,
                     None => break,
@@ -588,7 +637,7 @@ impl Core {
             txn: txn.clone(),
             origin,
         });
-        if self.log_tx.send((hdr, txn)).await.is_err() {
+        if self.log_tx.send(LogCmd::Append(hdr, txn)).await.is_err() {
             tracing::error!("transaction log task has stopped");
         }
     }
@@ -631,6 +680,11 @@ impl Core {
         let mut notes = Vec::new();
         let rc = self.tree.apply(&f.hdr, &f.txn, &mut notes);
         self.prep.applied(f.hdr.zxid);
+        self.write_error = None;
+        self.since_snapshot += 1;
+        if self.since_snapshot >= self.snapshot_at {
+            self.start_snapshot().await;
+        }
         self.notify(notes);
         if let Txn::CloseSession(_) = &f.txn {
             if let Some(s) = self.sessions.remove(&f.hdr.client_id) {
@@ -751,6 +805,96 @@ impl Core {
                 return;
             };
             self.answer_read(conn, xid, op, body, start);
+        }
+    }
+
+    // ---- storage ----
+
+    /// Takes a snapshot in the background: an O(1) copy of the tree now, written on a blocking
+    /// thread while writes go on. The log rolls to a new segment so old ones can be purged.
+    async fn start_snapshot(&mut self) {
+        use std::sync::atomic::Ordering;
+        if self.snapshot_running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.since_snapshot = 0;
+        self.snapshot_at = next_snapshot_at(self.cfg.snap_count);
+        let _ = self.log_tx.send(LogCmd::Roll).await;
+        let sessions = self
+            .sessions
+            .iter()
+            .map(|(id, s)| (*id, s.timeout_ms))
+            .collect();
+        let data = snapshot::capture(&self.tree, sessions);
+        let disk = self.disk.clone();
+        let dir = self.cfg.data_dir.join("version-2");
+        let running = self.snapshot_running.clone();
+        tokio::task::spawn_blocking(move || {
+            let t0 = std::time::Instant::now();
+            match snapshot::write(disk.as_ref(), &dir, &data) {
+                Ok(p) => {
+                    tracing::info!(file = %p.display(), nodes = data.nodes.len(), ms = t0.elapsed().as_millis() as u64, "snapshot written")
+                }
+                Err(e) => {
+                    tracing::error!(dir = %dir.display(), "cannot write snapshot: {e}; the transaction log still has everything, so no data is at risk")
+                }
+            }
+            running.store(false, Ordering::SeqCst);
+        });
+    }
+
+    /// The log could not write (a full disk): refuse every write not yet durable, forget what
+    /// prep assumed about them, and let the log accept appends again. Reads go on.
+    async fn on_log_failure(&mut self, f: LogFailure) {
+        let mut failed = Vec::new();
+        while self
+            .in_flight
+            .back()
+            .is_some_and(|x| x.hdr.zxid > f.durable_zxid)
+        {
+            failed.push(self.in_flight.pop_back().expect("back exists"));
+        }
+        failed.reverse();
+        self.prep.reset(f.durable_zxid.max(self.tree.last_zxid()));
+        self.write_error = Some(f.error.clone());
+        for x in failed {
+            self.refuse(x);
+        }
+        let _ = self.log_tx.send(LogCmd::Resume).await;
+    }
+
+    fn refuse(&mut self, x: InFlight) {
+        match x.origin {
+            Origin::Client {
+                conn,
+                xid,
+                op: _,
+                start: _,
+            } => {
+                if let Txn::CloseSession(_) = x.txn {
+                    if let Some(s) = self.sessions.get_mut(&x.hdr.client_id) {
+                        s.closing = false;
+                    }
+                }
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    if let Some(Pending::Write(_)) = c.pending.front() {
+                        c.pending.pop_front();
+                    }
+                }
+                let zxid = self.tree.last_zxid();
+                self.send(
+                    conn,
+                    reply_frame(xid, zxid, ErrorCode::SYSTEM_ERROR.0, None),
+                );
+                self.drain_reads(conn);
+            }
+            Origin::NewSession { conn, .. } => self.close_conn(conn),
+            Origin::Expire => {
+                if let Some(s) = self.sessions.get_mut(&x.hdr.client_id) {
+                    s.closing = false;
+                }
+            }
+            Origin::Reaper => self.reaping.clear(),
         }
     }
 
@@ -1021,6 +1165,13 @@ impl Core {
             c.sent = 0;
         }
     }
+}
+
+/// Apache spreads snapshots: after snapCount/2 + random(0, snapCount/2) transactions.
+fn next_snapshot_at(snap_count: u64) -> u64 {
+    use rand::Rng;
+    let half = (snap_count / 2).max(1);
+    half + rand::thread_rng().gen_range(0..half)
 }
 
 fn push_unique(ids: &mut Vec<Id>, id: Id) {

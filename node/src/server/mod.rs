@@ -17,8 +17,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
-use crate::storage::{self, MemLog, LOG_QUEUE_CAP};
-use crate::tree::DataTree;
+use crate::storage::disk::{Disk, FsDisk};
+use crate::storage::txnlog::FileTxnLog;
+use crate::storage::{self, recovery, snapshot, LogStats, LOG_QUEUE_CAP};
 
 /// Requests waiting for the core. Bounded so a flood of clients slows down at their sockets
 /// instead of growing the server's memory.
@@ -29,12 +30,50 @@ pub struct Server {
     pub client_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Set when the node had to stop serving (an fsync failed).
+    fatal: watch::Receiver<Option<String>>,
+    /// Group-commit counters.
+    pub log_stats: Arc<LogStats>,
 }
 
 impl Server {
     /// Binds the client port and starts serving. Returns once the port accepts connections.
     pub async fn start(cfg: Config) -> Result<Server> {
+        Self::start_with_disk(cfg, Arc::new(FsDisk)).await
+    }
+
+    /// Like [`Server::start`], with storage going through `disk` (tests inject faults here).
+    pub async fn start_with_disk(cfg: Config, disk: Arc<dyn Disk>) -> Result<Server> {
         let cfg = Arc::new(cfg);
+        let snap_dir = cfg.data_dir.join("version-2");
+        let log_dir = cfg.data_log_dir.join("version-2");
+        for d in [&snap_dir, &log_dir] {
+            disk.create_dir_all(d).with_context(|| {
+                format!(
+                    "cannot create data directory {} (data_dir / data_log_dir)",
+                    d.display()
+                )
+            })?;
+        }
+        if !cfg.force_sync {
+            tracing::warn!("force_sync is OFF: writes are acknowledged before they are on disk and can be lost in a crash. Use this only for tests");
+        }
+        let t0 = std::time::Instant::now();
+        let rec = {
+            let disk = disk.clone();
+            let (s, l) = (snap_dir.clone(), log_dir.clone());
+            tokio::task::spawn_blocking(move || recovery::recover(disk.as_ref(), &s, &l)).await??
+        };
+        tracing::info!(zxid = %format!("{:#x}", rec.tree.last_zxid()), nodes = rec.tree.node_count(), sessions = rec.sessions.len(),
+            replayed = rec.replayed, digest = rec.tree.digest(), ms = t0.elapsed().as_millis() as u64, "recovered data directory");
+        if rec.snapshot_zxid != Some(rec.tree.last_zxid()) {
+            // Like Apache, snapshot what was loaded, so the next start replays less.
+            let data = snapshot::capture(&rec.tree, rec.sessions.clone());
+            let (d, s) = (disk.clone(), snap_dir.clone());
+            tokio::task::spawn_blocking(move || snapshot::write(d.as_ref(), &s, &data))
+                .await?
+                .with_context(|| format!("cannot write a snapshot into {}", snap_dir.display()))?;
+        }
         let bind = SocketAddr::new(cfg.client_address, cfg.client_port);
         let listener = TcpListener::bind(bind).await.with_context(|| {
             format!("cannot listen on {bind} (client_port): is another server using it?")
@@ -43,17 +82,30 @@ impl Server {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE_CAP);
         let (log_tx, log_rx) = mpsc::channel(LOG_QUEUE_CAP);
-        let (durable_tx, durable_rx) = watch::channel(0i64);
-        let core = core::Core::new(cfg.clone(), DataTree::new(), log_tx);
+        let (durable_tx, durable_rx) = watch::channel(rec.tree.last_zxid());
+        let (fail_tx, fail_rx) = mpsc::channel(16);
+        let (fatal_tx, fatal) = watch::channel(None);
+        let log_stats = Arc::new(LogStats::default());
+        let log = FileTxnLog::new(disk.clone(), log_dir, cfg.force_sync);
+        let core = core::Core::new(
+            cfg.clone(),
+            rec.tree,
+            rec.sessions,
+            log_tx,
+            log_stats.clone(),
+            disk,
+        );
         let mut tasks = Vec::new();
+        let stats = log_stats.clone();
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = storage::run_log(MemLog::default(), log_rx, durable_tx).await {
-                tracing::error!("transaction log failed: {e}; the node stops acknowledging writes");
+            if let Err(e) = storage::run_log(log, log_rx, durable_tx, fail_tx, stats).await {
+                let _ = fatal_tx.send(Some(format!("transaction log fsync failed: {e}")));
             }
         }));
         tasks.push(tokio::spawn(core.run(
             core_rx,
             durable_rx,
+            fail_rx,
             shutdown_rx.clone(),
         )));
         tasks.push(tokio::spawn(accept_loop(
@@ -67,7 +119,21 @@ impl Server {
             client_addr,
             shutdown,
             tasks,
+            fatal,
+            log_stats,
         })
+    }
+
+    /// Completes when the node cannot go on (an fsync failed), with the reason.
+    pub async fn failed(&mut self) -> String {
+        loop {
+            if let Some(m) = self.fatal.borrow().clone() {
+                return m;
+            }
+            if self.fatal.changed().await.is_err() {
+                return "transaction log task ended".into();
+            }
+        }
     }
 
     /// Stops accepting, stops the core, and waits for the tasks.
@@ -82,11 +148,19 @@ impl Server {
 
 /// Runs a server until `shutdown` completes.
 pub async fn run(cfg: Config, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
-    let server = Server::start(cfg).await?;
-    shutdown.await;
+    let mut server = Server::start(cfg).await?;
+    let fatal = tokio::select! {
+        _ = shutdown => None,
+        m = server.failed() => Some(m),
+    };
     tracing::info!("shutting down");
     server.stop().await;
-    Ok(())
+    match fatal {
+        None => Ok(()),
+        Some(m) => anyhow::bail!(
+            "{m}; the node stopped so that it never acknowledges a write that may not be on disk"
+        ),
+    }
 }
 
 /// Counts connections per client IP for `max_client_cnxns`.

@@ -83,6 +83,15 @@ impl Prep {
         }
     }
 
+    /// Forgets every outstanding change and restarts the zxid counter after `zxid` (the last
+    /// durable one), after the log refused what came after it.
+    pub fn reset(&mut self, zxid: i64) {
+        self.outstanding.clear();
+        self.order.clear();
+        self.saved = None;
+        self.last_zxid = zxid;
+    }
+
     pub fn outstanding_len(&self) -> usize {
         self.outstanding.len()
     }

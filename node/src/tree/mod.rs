@@ -3,6 +3,7 @@
 //! Time comes in the transaction header; the caller decides when a transaction is committed.
 
 pub mod acl;
+pub mod digest;
 pub mod path;
 pub mod watch;
 
@@ -16,9 +17,16 @@ use zk_proto::{Acl, ErrorCode, Stat, StatPersisted};
 
 pub use watch::{ConnId, Mode, WatchManager};
 
-/// A map with a fixed hasher, so iteration order is the same on every run and every server.
-pub type FixedMap<K, V> =
-    HashMap<K, V, BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
+/// A fixed hasher, so iteration order is the same on every run and every server.
+pub type FixedHasher = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+
+/// A std map with the fixed hasher.
+pub type FixedMap<K, V> = HashMap<K, V, FixedHasher>;
+
+/// The node map: a persistent (structurally shared) map, so a snapshot is an O(1) clone taken
+/// on the core task and written on another thread while writes go on.
+pub type NodeMap =
+    imbl::GenericHashMap<String, Node, FixedHasher, imbl::shared_ptr::DefaultSharedPtr>;
 
 /// The stored owner of a container node.
 pub const CONTAINER_OWNER: i64 = i64::MIN;
@@ -119,7 +127,9 @@ pub struct Notification {
 /// The tree of znodes.
 #[derive(Debug)]
 pub struct DataTree {
-    nodes: FixedMap<String, Node>,
+    nodes: NodeMap,
+    /// Sum of the node digests (Apache's AdHash of CRC32s), kept up to date on every change.
+    digest: u64,
     /// session id → paths of its ephemerals.
     ephemerals: BTreeMap<i64, BTreeSet<String>>,
     containers: BTreeSet<String>,
@@ -141,7 +151,8 @@ impl DataTree {
     /// as Apache creates them (zero stats; config is world-readable only, aversion -1).
     pub fn new() -> DataTree {
         let mut t = DataTree {
-            nodes: FixedMap::default(),
+            nodes: NodeMap::default(),
+            digest: 0,
             ephemerals: BTreeMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
@@ -150,8 +161,8 @@ impl DataTree {
             data_size: 0,
         };
         let empty = || Some(Vec::new());
-        t.nodes.insert(
-            "/".into(),
+        t.insert_raw(
+            "/",
             Node::new(empty(), Acl::open_unsafe(), StatPersisted::default()),
         );
         for p in ["/zookeeper", "/zookeeper/quota"] {
@@ -176,7 +187,66 @@ impl DataTree {
             parent.children.insert(path::name(p).to_string());
         }
         self.data_size += (p.len() + node.data.as_ref().map_or(0, |d| d.len())) as u64;
+        self.digest = self.digest.wrapping_add(digest::node_digest(p, &node));
         self.nodes.insert(p.to_string(), node);
+    }
+
+    /// Mutates one node, keeping the tree digest in step. `None` if the node does not exist.
+    fn update<R>(&mut self, p: &str, f: impl FnOnce(&mut Node) -> R) -> Option<R> {
+        let node = self.nodes.get_mut(p)?;
+        let before = digest::node_digest(p, node);
+        let r = f(node);
+        let after = digest::node_digest(p, node);
+        self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+        Some(r)
+    }
+
+    /// The tree digest (Apache's `zookeeper.digest`): comparable with Apache's TxnDigest and
+    /// snapshot digest for the same tree.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// A structurally shared copy of every node, for a snapshot taken while writes go on.
+    pub fn nodes_snapshot(&self) -> NodeMap {
+        self.nodes.clone()
+    }
+
+    /// Rebuilds a tree from snapshot nodes: the indexes (ephemerals, containers, TTLs), the
+    /// data size and the digest are recomputed from the nodes.
+    pub fn from_nodes(nodes: NodeMap, last_zxid: i64) -> DataTree {
+        let mut t = DataTree {
+            nodes: NodeMap::default(),
+            digest: 0,
+            ephemerals: BTreeMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            watches: WatchManager::default(),
+            last_zxid,
+            data_size: 0,
+        };
+        for (p, n) in nodes.iter() {
+            t.index_node(p, n.stat.ephemeral_owner);
+            t.data_size += (p.len() + n.data.as_ref().map_or(0, |d| d.len())) as u64;
+            t.digest = t.digest.wrapping_add(digest::node_digest(p, n));
+        }
+        t.nodes = nodes;
+        t
+    }
+
+    fn index_node(&mut self, p: &str, owner: i64) {
+        match kind_of(owner) {
+            NodeKind::Container => {
+                self.containers.insert(p.to_string());
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.insert(p.to_string());
+            }
+            NodeKind::Ephemeral(s) => {
+                self.ephemerals.entry(s).or_default().insert(p.to_string());
+            }
+            NodeKind::Persistent => {}
+        }
     }
 
     pub fn get(&self, path: &str) -> Option<&Node> {
@@ -370,11 +440,12 @@ impl DataTree {
         let parent_path = path::parent(p).ok_or(ErrorCode::NO_NODE)?;
         let name = path::name(p).to_string();
         let zxid = hdr.zxid;
-        {
-            let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NO_NODE)?;
-            if parent.children.contains(&name) {
-                return Err(ErrorCode::NODE_EXISTS);
-            }
+        match self.nodes.get(parent_path) {
+            None => return Err(ErrorCode::NO_NODE),
+            Some(parent) if parent.children.contains(&name) => return Err(ErrorCode::NODE_EXISTS),
+            Some(_) => {}
+        }
+        self.update(parent_path, |parent| {
             let cv = if parent_cversion == -1 {
                 parent.stat.cversion + 1
             } else {
@@ -386,7 +457,7 @@ impl DataTree {
                 parent.stat.pzxid = zxid;
             }
             parent.children.insert(name);
-        }
+        });
         let stat = StatPersisted {
             czxid: zxid,
             mzxid: zxid,
@@ -401,19 +472,9 @@ impl DataTree {
         let node = Node::new(data.clone(), acl.to_vec(), stat);
         let client_stat = node.client_stat();
         self.data_size += (p.len() + data.as_ref().map_or(0, |d| d.len())) as u64;
+        self.digest = self.digest.wrapping_add(digest::node_digest(p, &node));
         self.nodes.insert(p.to_string(), node);
-        match kind_of(owner) {
-            NodeKind::Container => {
-                self.containers.insert(p.to_string());
-            }
-            NodeKind::Ttl(_) => {
-                self.ttls.insert(p.to_string());
-            }
-            NodeKind::Ephemeral(s) => {
-                self.ephemerals.entry(s).or_default().insert(p.to_string());
-            }
-            NodeKind::Persistent => {}
-        }
+        self.index_node(p, owner);
         self.fire(
             &Fire::Data,
             p,
@@ -439,15 +500,16 @@ impl DataTree {
     ) -> Result<(), ErrorCode> {
         let parent_path = path::parent(p).ok_or(ErrorCode::NO_NODE)?;
         let node = self.nodes.remove(p).ok_or(ErrorCode::NO_NODE)?;
+        self.digest = self.digest.wrapping_sub(digest::node_digest(p, &node));
         self.data_size = self
             .data_size
             .saturating_sub((p.len() + node.data.as_ref().map_or(0, |d| d.len())) as u64);
-        if let Some(parent) = self.nodes.get_mut(parent_path) {
+        self.update(parent_path, |parent| {
             parent.children.remove(path::name(p));
             if zxid > parent.stat.pzxid {
                 parent.stat.pzxid = zxid;
             }
-        }
+        });
         match kind_of(node.stat.ephemeral_owner) {
             NodeKind::Container => {
                 self.containers.remove(p);
@@ -492,13 +554,16 @@ impl DataTree {
         time: i64,
         out: &mut Vec<Notification>,
     ) -> Result<Stat, ErrorCode> {
-        let node = self.nodes.get_mut(p).ok_or(ErrorCode::NO_NODE)?;
-        let old_len = node.data.as_ref().map_or(0, |d| d.len()) as u64;
-        node.data = data.clone();
-        node.stat.mtime = time;
-        node.stat.mzxid = zxid;
-        node.stat.version = version;
-        let stat = node.client_stat();
+        let (old_len, stat) = self
+            .update(p, |node| {
+                let old_len = node.data.as_ref().map_or(0, |d| d.len()) as u64;
+                node.data = data.clone();
+                node.stat.mtime = time;
+                node.stat.mzxid = zxid;
+                node.stat.version = version;
+                (old_len, node.client_stat())
+            })
+            .ok_or(ErrorCode::NO_NODE)?;
         self.data_size =
             self.data_size.saturating_sub(old_len) + data.as_ref().map_or(0, |d| d.len()) as u64;
         self.fire(
@@ -512,10 +577,12 @@ impl DataTree {
     }
 
     fn set_acl(&mut self, p: &str, acl: &[Acl], version: i32) -> Result<Stat, ErrorCode> {
-        let node = self.nodes.get_mut(p).ok_or(ErrorCode::NO_NODE)?;
-        node.acl = acl.to_vec();
-        node.stat.aversion = version;
-        Ok(node.client_stat())
+        self.update(p, |node| {
+            node.acl = acl.to_vec();
+            node.stat.aversion = version;
+            node.client_stat()
+        })
+        .ok_or(ErrorCode::NO_NODE)
     }
 
     /// Deletes a closed session's ephemerals: the listed paths (3.6+ logs them), or all of the
