@@ -1,1 +1,24 @@
-//! Shared harness for the end-to-end tests.
+//! zkfleet-tests: the shared harness for the end-to-end tests in `tests/tests/`.
+//!
+//! Owns: starting and stopping real servers for a test (Apache ZooKeeper 3.8 standalone or as an
+//! ensemble, and our `zk-node`), free ports and temporary directories, a raw wire client built on
+//! `zk-proto` for exchanges no ordinary client can express, and the differential framework
+//! (transcripts, normalization, scenario runner) used by `t10_differential`.
+//!
+//! Never: leaves a process behind (every child is killed by PID when its guard drops), binds
+//! anything but 127.0.0.1, or silently passes a test that could not run: without Java and
+//! `zookeeper.jar` an Apache-backed test prints why and skips, and fails when `CI` is set.
+
+pub mod apache;
+pub mod diff;
+pub mod digest;
+pub mod net;
+pub mod process;
+pub mod raw;
+pub mod req;
+pub mod target;
+pub mod zknode;
+
+pub use apache::{ApacheEnsemble, ApacheServer};
+pub use target::{Server, ServerOptions, Target};
+pub use zknode::ZkNode;

@@ -1,0 +1,122 @@
+//! What a test runs against: [`Target::Apache`] or [`Target::ZkNode`], started from one set of
+//! [`ServerOptions`] so both get the same limits, and used through the [`Server`] trait.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::apache::ApacheServer;
+use crate::zknode::ZkNode;
+
+/// Settings shared by both kinds of server. Each field maps to a `zoo.cfg` key or JVM property for
+/// Apache and to a key of zk-node's TOML config.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// `tickTime` / `tick_ms`.
+    pub tick_ms: u32,
+    /// `minSessionTimeout` / `session_timeout_ms_min`; `None` keeps the default 2 × tick.
+    pub session_timeout_ms_min: Option<u32>,
+    /// `maxSessionTimeout` / `session_timeout_ms_max`; `None` keeps the default 20 × tick.
+    pub session_timeout_ms_max: Option<u32>,
+    /// `maxClientCnxns` / `max_client_cnxns`; 0 = unlimited (tests default to 0; Apache's own
+    /// default is 60).
+    pub max_client_cnxns: u32,
+    /// `-Djute.maxbuffer` / `jute_max_buffer`; `None` keeps the default 0xfffff.
+    pub jute_max_buffer: Option<u32>,
+    /// `-Dzookeeper.DigestAuthenticationProvider.superDigest` / `super_digest`, in the form
+    /// `super:BASE64(SHA1("super:password"))` (see [`crate::digest::digest_id`]).
+    pub super_digest: Option<String>,
+    /// `-Dznode.container.checkIntervalMs` / `container_check_interval_ms`.
+    pub container_check_interval_ms: u32,
+    /// `extendedTypesEnabled` (TTL nodes).
+    pub extended_types_enabled: bool,
+    /// Apache only: the AdminServer port; `None` disables it (`admin.enableServer=false`).
+    pub admin_port: Option<u16>,
+    /// Apache only: extra `zoo.cfg` lines.
+    pub extra_zoo_cfg: Vec<String>,
+    /// Apache only: extra JVM arguments (e.g. `-Dfoo=bar`).
+    pub extra_jvm_args: Vec<String>,
+    /// zk-node only: extra TOML lines.
+    pub extra_toml: Vec<String>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            tick_ms: 2000,
+            session_timeout_ms_min: None,
+            session_timeout_ms_max: None,
+            max_client_cnxns: 0,
+            jute_max_buffer: None,
+            super_digest: None,
+            container_check_interval_ms: 500,
+            extended_types_enabled: true,
+            admin_port: None,
+            extra_zoo_cfg: Vec::new(),
+            extra_jvm_args: Vec::new(),
+            extra_toml: Vec::new(),
+        }
+    }
+}
+
+/// Which server implementation to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Apache ZooKeeper 3.8 standalone from the Debian package.
+    Apache,
+    /// Our `zk-node run --config`.
+    ZkNode,
+}
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Apache => "apache",
+            Target::ZkNode => "zk-node",
+        }
+    }
+
+    /// Starts a server of this kind. `Ok(None)` means the test must be skipped (Apache is not
+    /// installed and `CI` is not set; the reason has been printed). With `CI` set, a missing
+    /// Apache is an error.
+    pub fn start(self, opts: &ServerOptions) -> Result<Option<Box<dyn Server>>> {
+        Ok(match self {
+            Target::Apache => ApacheServer::start(opts)?.map(|s| Box::new(s) as Box<dyn Server>),
+            Target::ZkNode => Some(Box::new(ZkNode::start(opts)?)),
+        })
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A running server a test can talk to. Dropping it kills the process.
+pub trait Server: Send + Sync {
+    fn target(&self) -> Target;
+    /// The client port address.
+    fn addr(&self) -> SocketAddr;
+    /// `host:port`, ready for a client's connect string.
+    fn connect_string(&self) -> String {
+        self.addr().to_string()
+    }
+    /// Where the server's log goes; print it when a test fails.
+    fn log_path(&self) -> &Path;
+    /// The server process id, while it runs.
+    fn pid(&self) -> Option<u32>;
+    /// A label for messages: `apache@127.0.0.1:40123`.
+    fn label(&self) -> String {
+        format!("{}@{}", self.target(), self.addr())
+    }
+}
+
+/// True when the `CI` environment variable says we run in CI (any value but empty, `0`, `false`).
+pub fn in_ci() -> bool {
+    match std::env::var("CI") {
+        Ok(v) => !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false")),
+        Err(_) => false,
+    }
+}
