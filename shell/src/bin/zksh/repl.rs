@@ -171,13 +171,11 @@ fn readline_thread(
     mut reads: mpsc::Receiver<Read>,
     printer_tx: oneshot::Sender<PrinterFn>,
 ) {
-    let config = Config::builder()
-        .max_history_size(HISTORY_MAX)
-        .map(|b| {
-            b.auto_add_history(true)
-                .completion_type(rustyline::CompletionType::List)
-                .build()
-        });
+    let config = Config::builder().max_history_size(HISTORY_MAX).map(|b| {
+        b.auto_add_history(true)
+            .completion_type(rustyline::CompletionType::List)
+            .build()
+    });
     let Ok(config) = config else { return };
     let Ok(mut editor) = Editor::<ZkHelper, FileHistory>::with_config(config) else {
         return;
