@@ -305,13 +305,17 @@ impl Shell {
             }),
             Event::Node(_) => None,
             Event::State(s) => {
+                // Closing is always this shell's own doing, and a first connect is reported by
+                // `connect`; what is news is losing a server, getting one back, and expiry.
                 let prev = self.states.insert(cluster.clone(), s);
-                let first_connect = s == SessionState::Connected
-                    && matches!(
-                        prev,
-                        None | Some(SessionState::Connected | SessionState::Connecting)
-                    );
-                (!first_connect && s != SessionState::Connecting).then(|| Output::Session {
+                let report = match s {
+                    SessionState::Connected => prev == Some(SessionState::Disconnected),
+                    SessionState::Disconnected
+                    | SessionState::Expired
+                    | SessionState::AuthFailed => true,
+                    SessionState::Connecting | SessionState::Closed => false,
+                };
+                report.then(|| Output::Session {
                     cluster,
                     state: s.to_string(),
                 })
