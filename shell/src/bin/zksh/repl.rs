@@ -333,7 +333,10 @@ impl ZkHelper {
     }
 
     fn children(&self, client: &Client, path: &str) -> Vec<String> {
-        let fetch = tokio::time::timeout(COMPLETION_TIMEOUT, client.get_children(path, false));
+        // The timer must be created inside the runtime, not on this plain thread.
+        let fetch = async {
+            tokio::time::timeout(COMPLETION_TIMEOUT, client.get_children(path, false)).await
+        };
         match self.runtime.block_on(fetch) {
             Ok(Ok(mut c)) => {
                 c.children.sort();
