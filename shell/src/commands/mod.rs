@@ -124,6 +124,9 @@ pub struct Connection {
     pub prev_cwd: String,
 }
 
+/// Longest wait for a new connection's first session.
+const CONNECT_WAIT_MAX_MS: i32 = 10_000;
+
 /// Name of the connection opened from `--server` or `connect host:port`.
 pub const DEFAULT_CONNECTION: &str = "main";
 
@@ -229,10 +232,16 @@ impl Shell {
     ) -> Result<Connection, CmdError> {
         let opts = ClientOptions {
             session_timeout_ms: self.opts.session_timeout_ms,
+            // A person is waiting: give up on an unreachable cluster within the session
+            // timeout, and never after more than CONNECT_WAIT_MAX_MS.
+            connect_timeout: std::time::Duration::from_millis(
+                self.opts
+                    .session_timeout_ms
+                    .clamp(1000, CONNECT_WAIT_MAX_MS) as u64,
+            ),
             label: Some(name.to_string()),
             events: Some(self.events_tx.clone()),
             auth: auth.clone(),
-            ..Default::default()
         };
         let client = Client::connect(connect, opts).await?;
         self.states
