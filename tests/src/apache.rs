@@ -138,17 +138,37 @@ impl ApacheServer {
         Ok(())
     }
 
+    /// Waits for `ruok` → `imok`, then for `srvr` to show a mode: Apache answers `imok` as soon
+    /// as its listener runs, a moment before the ZooKeeperServer accepts sessions ("ZooKeeperServer
+    /// not running").
     fn wait_imok(&mut self) -> Result<()> {
         let log = self.log_path_buf();
+        let addr = self.addr;
         let child = self.child.as_mut().context("server is not running")?;
-        wait_for_imok(self.addr, START_TIMEOUT, || match child.try_wait()? {
+        let mut alive = || match child.try_wait()? {
             Some(status) => bail!(
                 "apache exited with {status} before serving; log {}:\n{}",
                 log.display(),
                 log_tail(&log, 30)
             ),
             None => Ok(()),
-        })
+        };
+        wait_for_imok(addr, START_TIMEOUT, &mut alive)?;
+        if self.sid.is_some() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            alive()?;
+            let srvr = four_letter_word(addr, "srvr", Duration::from_secs(5)).unwrap_or_default();
+            if srvr.contains("Mode: ") {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("apache@{addr} answers ruok but srvr shows no mode: {srvr:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Kills the JVM (SIGKILL by PID). The data directory stays.

@@ -120,3 +120,32 @@ pub fn in_ci() -> bool {
         Err(_) => false,
     }
 }
+
+/// A server shared by the tests of one test binary that ask for the same `(target, key)`: the
+/// first caller starts it, later callers get the same one while any test still holds it, and the
+/// last holder's drop kills it. Tests that run one after another each start their own.
+pub type Shared = std::sync::Arc<Box<dyn Server>>;
+
+type Registry = Vec<(Target, String, std::sync::Weak<Box<dyn Server>>)>;
+
+static SHARED: std::sync::Mutex<Registry> = std::sync::Mutex::new(Vec::new());
+
+/// Returns the shared server for `(target, key)`, starting it from `opts` if none is alive.
+/// `Ok(None)`: skipped (see [`Target::start`]).
+pub fn shared_server(target: Target, key: &str, opts: &ServerOptions) -> Result<Option<Shared>> {
+    let mut reg = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    reg.retain(|(_, _, w)| w.strong_count() > 0);
+    if let Some(s) = reg
+        .iter()
+        .find(|(t, k, _)| *t == target && k == key)
+        .and_then(|(_, _, w)| w.upgrade())
+    {
+        return Ok(Some(s));
+    }
+    let Some(server) = target.start(opts)? else {
+        return Ok(None);
+    };
+    let arc = std::sync::Arc::new(server);
+    reg.push((target, key.to_string(), std::sync::Arc::downgrade(&arc)));
+    Ok(Some(arc))
+}
