@@ -177,7 +177,7 @@ async fn oversize_frame(addr: SocketAddr, good: &mut Good) -> Result<()> {
     let mut o = session(addr).await?;
     let mut bytes = frame_header(JUTE_MAX_BUFFER as i32 + 1);
     bytes.extend_from_slice(&RequestHeader { xid: 1, op: 5 }.to_bytes());
-    bytes.extend(std::iter::repeat(0u8).take(64 * 1024));
+    bytes.extend_from_slice(&[0u8; 64 * 1024]);
     write_lossy(&mut o, &bytes).await;
     good.check("while an oversize frame is pending").await?;
     let got = outcome(&mut o, CLOSE_TIMEOUT).await?;
