@@ -235,14 +235,16 @@ impl Jute for bool {
     }
 }
 
-/// A non-null `ustring`. Null (-1) is rejected: no record we decode as `String` accepts it.
+/// A `ustring` whose null and empty forms mean the same. Null (-1) decodes as the empty string:
+/// kazoo writes every empty string as null, e.g. the empty id of the `auth` scheme in
+/// `CREATOR_ALL_ACL`, and Apache accepts it. We always write the empty string as length 0, as
+/// the Java client does. Fields where null means something else are `Option<String>`.
 impl Jute for String {
     fn encode(&self, out: &mut Vec<u8>) {
         out.put_buffer(Some(self.as_bytes()))
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
-        r.string_opt()?
-            .ok_or_else(|| DecodeError::invalid("ustring", "null where a string is required"))
+        Ok(r.string_opt()?.unwrap_or_default())
     }
     fn encoded_len(&self) -> usize {
         4 + self.len()

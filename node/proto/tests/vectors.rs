@@ -698,3 +698,31 @@ fn bad_lengths() {
         Err(DecodeError::Truncated { .. })
     ));
 }
+
+/// kazoo writes every empty string as a null ustring (length -1), so its `CREATOR_ALL_ACL`
+/// (`auth` scheme, empty id) arrives as `00000004 61757468 ffffffff`. Apache accepts it; a
+/// decoder that rejected null strings answered kazoo's create with MarshallingError.
+#[test]
+fn kazoo_null_string_reads_as_empty() {
+    let body = hex(
+        "00000005 2f6d696e65 | 00000000 | 00000001 0000001f 00000004 61757468 ffffffff | 00000000",
+    );
+    let mut r = Reader::new(&body);
+    let req = Request::decode(OpCode::CREATE, &mut r).unwrap().unwrap();
+    assert!(r.is_empty());
+    assert_eq!(
+        req,
+        Request::Create {
+            op: OpCode::CREATE,
+            req: CreateRequest {
+                path: "/mine".into(),
+                data: Some(vec![]),
+                acl: Acl::creator_all(),
+                flags: 0,
+            },
+        }
+    );
+    assert_eq!(String::from_bytes(&hex("ffffffff")), Ok(String::new()));
+    // Written back the Java client's way, with length 0.
+    assert_eq!(String::new().to_bytes(), hex("00000000"));
+}
