@@ -1,28 +1,44 @@
 //! The local zk-node ensemble zk-top starts when no cluster is configured, so that the first
-//! run shows something real. It comes from `zk_node::dev::LocalEnsemble`; until that exists
-//! this module says so.
+//! run shows something real (`zk_node::dev::LocalEnsemble`, in this process). Built with the
+//! `embedded` feature (on by default).
 
-/// Servers the embedded ensemble is asked for.
+/// Servers the embedded ensemble is asked for; zk-top watches whatever it starts.
 pub const NODES: usize = 3;
 
 /// A running embedded ensemble.
-#[derive(Debug)]
 pub struct Embedded {
-    addrs: Vec<String>,
+    #[cfg(feature = "embedded")]
+    ensemble: zk_node::dev::LocalEnsemble,
 }
 
 impl Embedded {
     /// `host:port` of every server's client port.
     pub fn client_addrs(&self) -> Vec<String> {
-        self.addrs.clone()
+        #[cfg(feature = "embedded")]
+        return self
+            .ensemble
+            .client_addrs()
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        #[cfg(not(feature = "embedded"))]
+        Vec::new()
     }
 
     /// Stops every server.
-    pub async fn shutdown(self) {}
+    pub async fn shutdown(self) {
+        #[cfg(feature = "embedded")]
+        self.ensemble.shutdown().await;
+    }
 }
 
 /// Starts the ensemble (call inside tokio).
 pub async fn start() -> anyhow::Result<Embedded> {
-    let _ = NODES;
-    anyhow::bail!("embedded ensemble not available yet")
+    #[cfg(feature = "embedded")]
+    {
+        let ensemble = zk_node::dev::LocalEnsemble::start(NODES, None).await?;
+        Ok(Embedded { ensemble })
+    }
+    #[cfg(not(feature = "embedded"))]
+    anyhow::bail!("this zk-top was built without the embedded ensemble (feature `embedded`)")
 }

@@ -71,6 +71,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                     servers: e.client_addrs(),
                     admin_url: None,
                     thresholds: Thresholds::default(),
+                    cluster: None,
                 });
                 notice = Some("watching the embedded local ensemble".to_string());
                 ensemble = Some(e);

@@ -42,14 +42,23 @@ fn ensembles_standalone_and_dead_server_then_leader_failover() {
         b.connect_string(),
         log.path().join("zk-top.log").display()
     );
-    let tmux = Tmux::start(&format!("zktop-e2e-{}", std::process::id()), &command, 200, 50);
+    let tmux = Tmux::start(
+        &format!("zktop-e2e-{}", std::process::id()),
+        &command,
+        200,
+        50,
+    );
 
     // Overview: one row per cluster, with the leader, servers up and the leader's zxid.
     let leader = a.leader().expect("ensemble a has a leader");
     let leader_addr = a.servers[leader].addr();
     let standalone = b.servers[0].addr();
     let screen = tmux.wait_for("the overview of a, b and c", SCREEN, |s| {
-        let row = |name: &str| s.lines().find(|l| l.starts_with(&format!("│{name} "))).unwrap_or("");
+        let row = |name: &str| {
+            s.lines()
+                .find(|l| l.starts_with(&format!("│{name} ")))
+                .unwrap_or("")
+        };
         row("a").contains(&leader_addr)
             && row("a").contains("3/3")
             && row("b").contains(&standalone)
@@ -58,21 +67,43 @@ fn ensembles_standalone_and_dead_server_then_leader_failover() {
             && row("c").contains("CRIT")
     });
     let (_, zxid_b) = mode_and_zxid(b.servers[0].client_port).unwrap();
-    assert!(screen.contains(&zxid_text(zxid_b)), "standalone zxid on screen\n{screen}");
-    assert!(screen.contains("127.0.0.1:") && screen.contains("down"), "{screen}");
+    assert!(
+        screen.contains(&zxid_text(zxid_b)),
+        "standalone zxid on screen\n{screen}"
+    );
+    assert!(
+        screen.contains("127.0.0.1:") && screen.contains("down"),
+        "{screen}"
+    );
 
     // Cluster view of a: one leader, two followers, each with its zxid.
     tmux.keys(&[":", "a", "Enter"]);
     let screen = tmux.wait_for("cluster a with its leader and followers", SCREEN, |s| {
         a.servers.iter().all(|srv| {
-            let Some(line) = line_of(s, &srv.addr()) else { return false };
-            let Some((mode, zxid)) = mode_and_zxid(srv.client_port) else { return false };
+            let Some(line) = line_of(s, &srv.addr()) else {
+                return false;
+            };
+            let Some((mode, zxid)) = mode_and_zxid(srv.client_port) else {
+                return false;
+            };
             line.contains(&mode) && line.contains(&zxid_text(zxid))
         })
     });
-    let modes: Vec<&str> = a.servers.iter().map(|s| line_of(&screen, &s.addr()).unwrap()).collect();
-    assert_eq!(modes.iter().filter(|l| l.contains(" leader ")).count(), 1, "{screen}");
-    assert_eq!(modes.iter().filter(|l| l.contains(" follower ")).count(), 2, "{screen}");
+    let modes: Vec<&str> = a
+        .servers
+        .iter()
+        .map(|s| line_of(&screen, &s.addr()).unwrap())
+        .collect();
+    assert_eq!(
+        modes.iter().filter(|l| l.contains(" leader ")).count(),
+        1,
+        "{screen}"
+    );
+    assert_eq!(
+        modes.iter().filter(|l| l.contains(" follower ")).count(),
+        2,
+        "{screen}"
+    );
 
     // Kill the leader by PID; the screen must show it down and another server leading.
     let old_epoch = mode_and_zxid(a.servers[leader].client_port).unwrap().1 >> 32;
@@ -89,15 +120,21 @@ fn ensembles_standalone_and_dead_server_then_leader_failover() {
     let new_leader = a.leader().expect("a new leader");
     assert_ne!(a.servers[new_leader].addr(), leader_addr);
     assert!(
-        line_of(&screen, &a.servers[new_leader].addr()).unwrap().contains(" leader "),
+        line_of(&screen, &a.servers[new_leader].addr())
+            .unwrap()
+            .contains(" leader "),
         "{screen}"
     );
     // The election history names the epoch change and the new leader.
     let screen = tmux.wait_for("the election in the history", SCREEN, |s| {
-        s.lines()
-            .any(|l| l.contains(&format!("epoch {old_epoch}→")) && l.contains(&a.servers[new_leader].addr()))
+        s.lines().any(|l| {
+            l.contains(&format!("epoch {old_epoch}→")) && l.contains(&a.servers[new_leader].addr())
+        })
     });
-    assert!(screen.contains("127.0.0.1") && screen.contains("down"), "{screen}");
+    assert!(
+        screen.contains("127.0.0.1") && screen.contains("down"),
+        "{screen}"
+    );
     println!("{screen}");
 
     // q quits and the terminal is handed back.

@@ -40,7 +40,11 @@ fn start_fakes() -> Vec<String> {
                     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                     addrs.push(listener.local_addr().unwrap().to_string());
                     let zxid = (3u64 << 32) | (1000 + c as u64 * 10 - s as u64);
-                    let (mode, mntr) = if s == 0 { ("leader", MNTR_LEADER) } else { ("follower", MNTR_FOLLOWER) };
+                    let (mode, mntr) = if s == 0 {
+                        ("leader", MNTR_LEADER)
+                    } else {
+                        ("follower", MNTR_FOLLOWER)
+                    };
                     let srvr = Arc::new(srvr_text(mode, zxid, "0/1.5/20", 0));
                     tokio::spawn(serve(listener, srvr, mntr));
                 }
@@ -54,7 +58,9 @@ fn start_fakes() -> Vec<String> {
 
 async fn serve(listener: TcpListener, srvr: Arc<String>, mntr: &'static str) {
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
         let srvr = srvr.clone();
         tokio::spawn(async move {
             let mut word = [0u8; 4];
@@ -86,7 +92,10 @@ fn twenty_clusters_of_three_poll_and_render_cost() {
         .collect();
     let specs: Vec<_> = (0..CLUSTERS)
         .map(|c| {
-            let servers: Vec<&str> = addrs[c * SERVERS..(c + 1) * SERVERS].iter().map(String::as_str).collect();
+            let servers: Vec<&str> = addrs[c * SERVERS..(c + 1) * SERVERS]
+                .iter()
+                .map(String::as_str)
+                .collect();
             spec(&format!("cluster-{c:02}"), &servers)
         })
         .collect();
@@ -95,7 +104,10 @@ fn twenty_clusters_of_three_poll_and_render_cost() {
 
     // The poller's work runs on this thread's current-thread runtime, so ThreadTime counts
     // exactly the polling (connect, write, read, parse) and nothing of the fakes.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut caps: Vec<Caps> = vec![Caps::default(); targets.len()];
     let mut poll_cpu = Duration::ZERO;
     let mut poll_wall = Duration::ZERO;
@@ -119,7 +131,11 @@ fn twenty_clusters_of_three_poll_and_render_cost() {
             }),
         );
         for polled in results {
-            assert!(matches!(polled.outcome, Outcome::Up(_)), "{:?}", polled.outcome);
+            assert!(
+                matches!(polled.outcome, Outcome::Up(_)),
+                "{:?}",
+                polled.outcome
+            );
             app::update(&mut state, Msg::Polled(polled));
         }
         if round > 0 {
@@ -133,7 +149,12 @@ fn twenty_clusters_of_three_poll_and_render_cost() {
     let counted = (ROUNDS - 1) as u32;
 
     let (overview_cpu, overview_wall) = measure_render(&state);
-    app::update(&mut state, Msg::Key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Enter)));
+    app::update(
+        &mut state,
+        Msg::Key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Enter,
+        )),
+    );
     let (cluster_cpu, cluster_wall) = measure_render(&state);
 
     println!(
@@ -146,7 +167,10 @@ fn twenty_clusters_of_three_poll_and_render_cost() {
         ms(poll_cpu / counted),
         ms(poll_wall / counted)
     );
-    println!("  applying one round to the state: {:.2} ms CPU", ms(update_cpu / counted));
+    println!(
+        "  applying one round to the state: {:.2} ms CPU",
+        ms(update_cpu / counted)
+    );
     println!(
         "  render overview 200x60: {:.3} ms CPU, {:.3} ms wall; cluster view: {:.3} ms CPU, {:.3} ms wall (mean of {RENDERS})",
         ms(overview_cpu),
@@ -163,9 +187,10 @@ async fn poll_round(targets: &[Target], caps: &mut [Caps]) -> Vec<Polled> {
         let mut cap = std::mem::take(&mut caps[i]);
         set.spawn(async move {
             let started = Instant::now();
-            let outcome = tokio::time::timeout(Duration::from_secs(5), poll_once(&target, &mut cap))
-                .await
-                .unwrap_or_else(|_| Outcome::Down("timeout".to_string()));
+            let outcome =
+                tokio::time::timeout(Duration::from_secs(5), poll_once(&target, &mut cap))
+                    .await
+                    .unwrap_or_else(|_| Outcome::Down("timeout".to_string()));
             (
                 i,
                 cap,

@@ -38,7 +38,10 @@ fn cluster_view_names_the_missing_setting() {
     key(&mut state, KeyCode::Down);
     key(&mut state, KeyCode::Enter);
     let screen = text(&render(&state, 140, 30));
-    assert!(screen.contains("4lw.commands.whitelist=srvr,mntr"), "{screen}");
+    assert!(
+        screen.contains("4lw.commands.whitelist=srvr,mntr"),
+        "{screen}"
+    );
     assert!(screen.contains("4lw+admin"), "{screen}");
 }
 
@@ -60,11 +63,32 @@ fn help_overlay() {
 /// be on the overview, in red, and in the log.
 #[test]
 fn alarm_two_leaders() {
-    let specs = [spec("split", &["10.9.0.1:2181", "10.9.0.2:2181", "10.9.0.3:2181"])];
+    let specs = [spec(
+        "split",
+        &["10.9.0.1:2181", "10.9.0.2:2181", "10.9.0.3:2181"],
+    )];
     let mut state = zk_top::app::State::new(&specs, 1000);
-    poll(&mut state, 0, 0, 0, up(sample("leader", 7 << 32 | 10, MNTR_LEADER)));
-    poll(&mut state, 0, 0, 1, up(sample("leader", 8 << 32, MNTR_LEADER)));
-    poll(&mut state, 0, 0, 2, up(sample("follower", 8 << 32, MNTR_FOLLOWER)));
+    poll(
+        &mut state,
+        0,
+        0,
+        0,
+        up(sample("leader", 7 << 32 | 10, MNTR_LEADER)),
+    );
+    poll(
+        &mut state,
+        0,
+        0,
+        1,
+        up(sample("leader", 8 << 32, MNTR_LEADER)),
+    );
+    poll(
+        &mut state,
+        0,
+        0,
+        2,
+        up(sample("follower", 8 << 32, MNTR_FOLLOWER)),
+    );
     assert_eq!(state.clusters[0].health, Health::Critical);
     let buffer = render(&state, 120, 16);
     let screen = redact(&text(&buffer));
@@ -104,4 +128,23 @@ fn find(screen: &str, needle: &str) -> Option<(u16, u16)> {
         line.find(needle)
             .map(|byte| (line[..byte].chars().count() as u16, y as u16))
     })
+}
+
+/// On an 80-column terminal the cluster view drops the least important columns, never the
+/// server address, the mode or the zxid.
+#[test]
+fn narrow_terminal_keeps_the_essential_columns() {
+    let mut state = fleet();
+    state.size = (80, 30);
+    key(&mut state, KeyCode::Enter);
+    let screen = text(&render(&state, 80, 30));
+    let row = screen
+        .lines()
+        .find(|l| l.contains("10.0.0.2:2181 "))
+        .expect("server row");
+    assert!(
+        row.contains("follower") && row.contains("5:2500") && row.contains("1500"),
+        "{screen}"
+    );
+    assert!(!screen.contains("PKTS IN/OUT"), "{screen}");
 }

@@ -21,6 +21,11 @@ pub struct Alarm {
     pub text: String,
 }
 
+/// A server that answered before is alarmed as down after this many failed polls in a row,
+/// so one poll lost on a busy machine does not raise and clear an alarm. The table shows it
+/// down at once.
+pub const DOWN_AFTER_FAILURES: u32 = 2;
+
 /// Warn when this share of the zxid counter is used...
 const WRAP_WARN_FRACTION: f64 = 0.75;
 /// ...or when the forced election is less than this far away at the current write rate.
@@ -70,13 +75,16 @@ pub fn evaluate(c: &ClusterState) -> Vec<Alarm> {
 fn server_alarms(c: &ClusterState, s: &super::model::ServerState, out: &mut Vec<Alarm>) {
     let name = s.name();
     let t = &c.thresholds;
-    if s.role() == Role::Down {
+    if s.role() == Role::Down && (s.failures >= DOWN_AFTER_FAILURES || !s.ever_up) {
         let alarm = format!("{name} down");
         out.push(if c.up_count() < c.majority() {
             crit(&format!("down:{name}"), alarm)
         } else {
             warn(&format!("down:{name}"), alarm)
         });
+        return;
+    }
+    if s.role() == Role::Down {
         return;
     }
     if let Some(lag) = s.lag_txns.filter(|&lag| lag > t.lag_txns) {

@@ -88,6 +88,10 @@ pub struct ServerState {
     pub latency_history: Ring<f64>,
     /// Duration of the last election this server took part in, from its `election_time`.
     pub last_election_ms: Option<u64>,
+    /// Polls failed in a row; reset by an answer.
+    pub failures: u32,
+    /// Whether the server ever answered.
+    pub ever_up: bool,
     prev_requests: Option<(u64, u64)>,
     prev_elections: Option<(u64, u64)>,
 }
@@ -104,6 +108,8 @@ impl ServerState {
             lag_history: Ring::new(HISTORY_LEN),
             latency_history: Ring::new(HISTORY_LEN),
             last_election_ms: None,
+            failures: 0,
+            ever_up: false,
             prev_requests: None,
             prev_elections: None,
         }
@@ -259,10 +265,13 @@ impl ClusterState {
         server.poll_ms = polled.elapsed_ms;
         match polled.outcome {
             Outcome::Up(sample) => {
+                server.failures = 0;
+                server.ever_up = true;
                 track_server_counters(server, &sample);
                 server.status = ServerStatus::Up(sample);
             }
             Outcome::Down(error) => {
+                server.failures = server.failures.saturating_add(1);
                 let since = match &server.status {
                     ServerStatus::Down { since, .. } => *since,
                     _ => now,

@@ -8,28 +8,43 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::layout::{scroll_offset, table_body, Areas, HINT_LINES_MAX};
-use super::widgets::{dim, header, health_style, or_dash, role_style, selected_style, spark};
+use super::widgets::{
+    dim, fit, header, health_style, or_dash, pick, role_style, selected_style, spark, Column,
+};
 use crate::app::alarms::wrap_forecast_s;
 use crate::app::model::ServerStatus;
 use crate::app::{rows, ClusterState, Role, ServerState, State};
 use crate::units;
 use crate::zxid::COUNTER_MAX;
 
-const TITLES: [&str; 13] = [
-    "SERVER",
-    "MODE",
-    "ZXID",
-    "LAG",
-    "LATENCY",
-    "OUTST",
-    "CONNS",
-    "ZNODES",
-    "WATCHES",
-    "DATA",
-    "PKTS IN/OUT",
-    "UPTIME",
-    "SRC",
-];
+fn columns(cluster: &ClusterState) -> [Column; 13] {
+    let addr_w = cluster
+        .servers
+        .iter()
+        .map(|s| s.addr.chars().count())
+        .max()
+        .unwrap_or(0);
+    let col = |title, width: usize, priority| Column {
+        title,
+        width: width as u16,
+        priority,
+    };
+    [
+        col("SERVER", addr_w.max(6), 0),
+        col("MODE", 10, 0),
+        col("ZXID", 13, 0),
+        col("LAG", 13, 1),
+        col("LATENCY", 12, 2),
+        col("OUTST", 5, 2),
+        col("CONNS", 5, 3),
+        col("ZNODES", 7, 3),
+        col("WATCHES", 7, 4),
+        col("DATA", 7, 4),
+        col("PKTS IN/OUT", 13, 5),
+        col("UPTIME", 8, 5),
+        col("SRC", 9, 3),
+    ]
+}
 
 pub fn draw(frame: &mut Frame, areas: &Areas, state: &State, c: usize) {
     let cluster = &state.clusters[c];
@@ -139,22 +154,17 @@ fn draw_summary(frame: &mut Frame, area: Rect, state: &State, c: usize) {
 fn draw_table(frame: &mut Frame, area: Rect, state: &State, cluster: &ClusterState, c: usize) {
     let nav = &state.servers;
     let visible = rows::server_rows(state, c);
-    let rows: Vec<Row> = visible.iter().map(|&s| row(&cluster.servers[s])).collect();
-    let widths = [
-        Constraint::Length(21),
-        Constraint::Length(10),
-        Constraint::Length(13),
-        Constraint::Length(13),
-        Constraint::Length(12),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(13),
-        Constraint::Length(8),
-        Constraint::Length(9),
-    ];
+    let columns = columns(cluster);
+    let kept = fit(&columns, area.width.saturating_sub(2));
+    let rows: Vec<Row> = visible
+        .iter()
+        .map(|&s| Row::new(pick(cells(&cluster.servers[s]), &kept)))
+        .collect();
+    let widths: Vec<Constraint> = kept
+        .iter()
+        .map(|&i| Constraint::Length(columns[i].width))
+        .collect();
+    let titles: Vec<&str> = kept.iter().map(|&i| columns[i].title).collect();
     let filter = if nav.filter.is_empty() {
         String::new()
     } else {
@@ -165,7 +175,7 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &State, cluster: &ClusterSta
         .title(Line::from(filter).right_aligned());
     let sorted = nav.sort_title(rows::SERVER_SORTS);
     let table = Table::new(rows, widths)
-        .header(header(&TITLES, sorted, nav.descending))
+        .header(header(&titles, sorted, nav.descending))
         .block(block)
         .row_highlight_style(selected_style());
     let body = table_body(area);
@@ -175,13 +185,13 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &State, cluster: &ClusterSta
     frame.render_stateful_widget(table, area, &mut ts);
 }
 
-fn row(s: &ServerState) -> Row<'static> {
+fn cells(s: &ServerState) -> Vec<Cell<'static>> {
     let role = s.role();
     let mode = Cell::from(Span::styled(role.as_str(), role_style(role)));
     let Some(sample) = s.sample() else {
         let mut cells = vec![Cell::from(s.addr.clone()), mode];
-        cells.extend((2..TITLES.len()).map(|_| Cell::from(Span::styled("-", dim()))));
-        return Row::new(cells);
+        cells.extend((2..13).map(|_| Cell::from(Span::styled("-", dim()))));
+        return cells;
     };
     let lag = s.lag_txns.map(|lag| match s.lag_s {
         Some(secs) if lag > 0 => format!("{lag} ~{}", units::duration_s(secs)),
@@ -194,7 +204,7 @@ fn row(s: &ServerState) -> Row<'static> {
         (Some(r), Some(t)) => format!("{}/{}", units::count(r), units::count(t)),
         _ => "-".to_string(),
     };
-    Row::new(vec![
+    vec![
         Cell::from(s.addr.clone()),
         mode,
         Cell::from(or_dash(s.zxid())),
@@ -212,7 +222,7 @@ fn row(s: &ServerState) -> Row<'static> {
             sample.metric(|m| m.uptime_ms).map(units::duration_ms),
         )),
         Cell::from(sample.source_label()),
-    ])
+    ]
 }
 
 fn draw_server_detail(frame: &mut Frame, area: Rect, state: &State, cluster: &ClusterState) {
@@ -305,8 +315,8 @@ fn draw_elections(frame: &mut Frame, area: Rect, cluster: &ClusterState) {
                         units::duration_ms(gap),
                         units::duration_ms(el)
                     ),
-                    (Some(gap), None) => format!(", {} leaderless", units::duration_ms(gap)),
-                    (None, Some(el)) => format!(", election {}", units::duration_ms(el)),
+                    (Some(gap), None) => format!(" · {} without leader", units::duration_ms(gap)),
+                    (None, Some(el)) => format!(" · election {}", units::duration_ms(el)),
                     (None, None) => String::new(),
                 };
                 let epochs = match e.from_epoch {

@@ -6,23 +6,49 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use super::layout::{scroll_offset, table_body};
-use super::widgets::{dim, header, health_style, or_dash, selected_style, severity_style, spark};
+use super::widgets::{
+    dim, fit, header, health_style, or_dash, pick, selected_style, severity_style, spark, Column,
+};
 use crate::app::{rows, ClusterState, State};
 use crate::units;
 
-const TITLES: [&str; 9] = [
-    "CLUSTER",
-    "HEALTH",
-    "LEADER",
-    "UP",
-    "ZXID",
-    "WRITES/S",
-    "WORST LAG",
-    "THROUGHPUT",
-    "ALARMS",
-];
 /// Width of the throughput sparkline.
 const SPARK_W: u16 = 20;
+/// Narrowest the alarm column gets before it is dropped; it takes whatever is left.
+const ALARMS_W_MIN: u16 = 24;
+
+fn columns(state: &State, visible: &[usize]) -> [Column; 9] {
+    let name_w = visible
+        .iter()
+        .map(|&c| state.clusters[c].name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let leader_w = visible
+        .iter()
+        .filter_map(|&c| {
+            state.clusters[c]
+                .leader_server()
+                .map(|s| s.addr.chars().count())
+        })
+        .max()
+        .unwrap_or(0);
+    let col = |title, width: usize, priority| Column {
+        title,
+        width: width as u16,
+        priority,
+    };
+    [
+        col("CLUSTER", name_w.max(7), 0),
+        col("HEALTH", 6, 0),
+        col("LEADER", leader_w.max(10), 1),
+        col("UP", 5, 0),
+        col("ZXID", 13, 1),
+        col("WRITES/S", 8, 2),
+        col("WORST LAG", 10, 2),
+        col("THROUGHPUT", SPARK_W as usize, 4),
+        col("ALARMS", ALARMS_W_MIN as usize, 3),
+    ]
+}
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let nav = &state.overview;
@@ -39,21 +65,23 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         return;
     }
     let visible = rows::overview_rows(state);
-    let rows: Vec<Row> = visible.iter().map(|&c| row(&state.clusters[c])).collect();
-    let widths = [
-        Constraint::Length(12),
-        Constraint::Length(6),
-        Constraint::Length(21),
-        Constraint::Length(5),
-        Constraint::Length(13),
-        Constraint::Length(8),
-        Constraint::Length(10),
-        Constraint::Length(SPARK_W),
-        Constraint::Fill(1),
-    ];
+    let columns = columns(state, &visible);
+    let kept = fit(&columns, area.width.saturating_sub(2));
+    let rows: Vec<Row> = visible
+        .iter()
+        .map(|&c| Row::new(pick(cells(&state.clusters[c]), &kept)))
+        .collect();
+    let widths: Vec<Constraint> = kept
+        .iter()
+        .map(|&i| match columns[i].title {
+            "ALARMS" => Constraint::Fill(1),
+            _ => Constraint::Length(columns[i].width),
+        })
+        .collect();
+    let titles: Vec<&str> = kept.iter().map(|&i| columns[i].title).collect();
     let sorted = nav.sort_title(rows::OVERVIEW_SORTS);
     let table = Table::new(rows, widths)
-        .header(header(&TITLES, sorted, nav.descending))
+        .header(header(&titles, sorted, nav.descending))
         .block(block)
         .row_highlight_style(selected_style());
     let body = table_body(area);
@@ -63,7 +91,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     frame.render_stateful_widget(table, area, &mut ts);
 }
 
-fn row(c: &ClusterState) -> Row<'static> {
+fn cells(c: &ClusterState) -> Vec<Cell<'static>> {
     let leader = match (c.leader_server(), c.leader_count) {
         (_, n) if n > 1 => format!("{n} leaders!"),
         (Some(l), _) => l.addr.clone(),
@@ -88,7 +116,7 @@ fn row(c: &ClusterState) -> Row<'static> {
         Some(first) => Span::styled(first.text.clone(), severity_style(first.severity)),
         None => Span::styled("-", dim()),
     };
-    Row::new(vec![
+    vec![
         Cell::from(c.name.clone()),
         Cell::from(Span::styled(c.health.as_str(), health_style(c.health))),
         Cell::from(leader),
@@ -101,7 +129,7 @@ fn row(c: &ClusterState) -> Row<'static> {
             dim(),
         )),
         Cell::from(alarm),
-    ])
+    ]
 }
 
 fn empty_text(state: &State) -> Paragraph<'static> {

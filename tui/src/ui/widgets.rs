@@ -82,6 +82,43 @@ pub fn header<'a>(titles: &[&'a str], sorted: Option<&str>, descending: bool) ->
     }))
 }
 
+/// A table column: header, width in cells, and importance (0 = shown first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub title: &'static str,
+    pub width: u16,
+    pub priority: u8,
+}
+
+/// The columns that fit in `available` cells (one cell between columns), dropping the least
+/// important first and keeping the order, so a narrow terminal loses the packet counters
+/// before it loses the server address.
+pub fn fit(columns: &[Column], available: u16) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..columns.len()).collect();
+    order.sort_by_key(|&i| (columns[i].priority, i));
+    let mut used = 0u16;
+    let mut kept = Vec::with_capacity(columns.len());
+    for i in order {
+        let need = columns[i].width + u16::from(!kept.is_empty());
+        if used + need <= available {
+            used += need;
+            kept.push(i);
+        }
+    }
+    kept.sort_unstable();
+    kept
+}
+
+/// Keeps the cells of the kept columns.
+pub fn pick<T>(cells: Vec<T>, kept: &[usize]) -> Vec<T> {
+    cells
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| kept.contains(i))
+        .map(|(_, c)| c)
+        .collect()
+}
+
 /// `value` or a dash.
 pub fn or_dash<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_string(), |v| v.to_string())
@@ -90,6 +127,31 @@ pub fn or_dash<T: ToString>(value: Option<T>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn narrow_tables_drop_the_least_important_columns() {
+        let cols = [
+            Column {
+                title: "A",
+                width: 10,
+                priority: 0,
+            },
+            Column {
+                title: "B",
+                width: 10,
+                priority: 2,
+            },
+            Column {
+                title: "C",
+                width: 5,
+                priority: 1,
+            },
+        ];
+        assert_eq!(fit(&cols, 100), [0, 1, 2]);
+        assert_eq!(fit(&cols, 20), [0, 2]);
+        assert_eq!(fit(&cols, 9), [2]);
+        assert_eq!(pick(vec!['a', 'b', 'c'], &[0, 2]), ['a', 'c']);
+    }
 
     #[test]
     fn sparkline_scales_to_the_maximum() {

@@ -33,7 +33,11 @@ pub fn prerequisites(need_tmux: bool) -> bool {
     if !Path::new(JAR).exists() {
         missing.push(format!("{JAR} (apt-get install zookeeper)"));
     }
-    if !Command::new("java").arg("-version").output().is_ok_and(|o| o.status.success()) {
+    if !Command::new("java")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         missing.push("java".to_string());
     }
     if need_tmux && !super::tmux::available() {
@@ -52,7 +56,11 @@ pub fn prerequisites(need_tmux: bool) -> bool {
 
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Sends a four-letter word; empty on any error.
@@ -70,7 +78,10 @@ pub fn four_letter(port: u16, word: &str) -> String {
 /// `Mode:` and `Zxid:` from srvr, if the server serves.
 pub fn mode_and_zxid(port: u16) -> Option<(String, u64)> {
     let text = four_letter(port, "srvr");
-    let mode = text.lines().find_map(|l| l.strip_prefix("Mode: "))?.to_string();
+    let mode = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Mode: "))?
+        .to_string();
     let zxid = text.lines().find_map(|l| l.strip_prefix("Zxid: 0x"))?;
     Some((mode, u64::from_str_radix(zxid, 16).ok()?))
 }
@@ -162,7 +173,11 @@ impl Ensemble {
     }
 
     pub fn connect_string(&self) -> String {
-        self.servers.iter().map(Server::addr).collect::<Vec<_>>().join(",")
+        self.servers
+            .iter()
+            .map(Server::addr)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Waits until every live server serves and exactly one leads (or it is standalone).
@@ -175,7 +190,10 @@ impl Ensemble {
                 .filter(|s| s.child.is_some())
                 .map(|s| mode_and_zxid(s.client_port).map(|(m, _)| m))
                 .collect();
-            let leaders = modes.iter().filter(|m| matches!(m.as_deref(), Some("leader" | "standalone"))).count();
+            let leaders = modes
+                .iter()
+                .filter(|m| matches!(m.as_deref(), Some("leader" | "standalone")))
+                .count();
             if modes.iter().all(Option::is_some) && leaders == 1 {
                 return;
             }
@@ -185,7 +203,10 @@ impl Ensemble {
                     .iter()
                     .map(|s| std::fs::read_to_string(s.dir.join("jvm.out")).unwrap_or_default())
                     .collect();
-                panic!("Apache ensemble not ready: {modes:?}\n{}", logs.join("\n---\n"));
+                panic!(
+                    "Apache ensemble not ready: {modes:?}\n{}",
+                    logs.join("\n---\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -193,9 +214,9 @@ impl Ensemble {
 
     /// Index of the server that leads now.
     pub fn leader(&self) -> Option<usize> {
-        self.servers
-            .iter()
-            .position(|s| s.child.is_some() && mode_and_zxid(s.client_port).is_some_and(|(m, _)| m == "leader"))
+        self.servers.iter().position(|s| {
+            s.child.is_some() && mode_and_zxid(s.client_port).is_some_and(|(m, _)| m == "leader")
+        })
     }
 }
 
@@ -223,7 +244,10 @@ fn spawn_jvm(dir: &Path) -> Child {
             "-XX:TieredStopAtLevel=1",
             "-Djava.net.preferIPv4Stack=true",
         ])
-        .arg(format!("-Dlog4j.configuration=file:{}", dir.join("log4j.properties").display()))
+        .arg(format!(
+            "-Dlog4j.configuration=file:{}",
+            dir.join("log4j.properties").display()
+        ))
         .arg(format!("-Dzookeeper.log.dir={}", dir.display()))
         .arg("-cp")
         .arg(classpath.join(":"))

@@ -48,6 +48,7 @@ pub fn spec(name: &str, servers: &[&str]) -> ClusterSpec {
         servers: servers.iter().map(|s| s.to_string()).collect(),
         admin_url: None,
         thresholds: Thresholds::default(),
+        cluster: None,
     }
 }
 
@@ -93,15 +94,31 @@ pub fn fleet() -> State {
     let epoch = 5u64 << 32;
     for t in 0..=60u64 {
         let leader_counter = 400 + 60 * t;
-        poll(&mut state, t, 0, 2, up(sample("leader", epoch | leader_counter, MNTR_LEADER)));
-        poll(&mut state, t, 0, 0, up(sample("follower", epoch | leader_counter, MNTR_FOLLOWER)));
+        poll(
+            &mut state,
+            t,
+            0,
+            2,
+            up(sample("leader", epoch | leader_counter, MNTR_LEADER)),
+        );
+        poll(
+            &mut state,
+            t,
+            0,
+            0,
+            up(sample("follower", epoch | leader_counter, MNTR_FOLLOWER)),
+        );
         let behind = if t > 30 { 1500 } else { 3 * t };
         poll(
             &mut state,
             t,
             0,
             1,
-            up(sample("follower", epoch | leader_counter.saturating_sub(behind), MNTR_FOLLOWER)),
+            up(sample(
+                "follower",
+                epoch | leader_counter.saturating_sub(behind),
+                MNTR_FOLLOWER,
+            )),
         );
         let mut staging = sample("standalone", 0x12f + t, MNTR_STANDALONE);
         staging.mntr_source = Some(Source::Admin);

@@ -9,19 +9,36 @@ pub struct Tmux {
 }
 
 pub fn available() -> bool {
-    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 impl Tmux {
     /// Starts `command` in a new detached session of `width` x `height`.
     pub fn start(name: &str, command: &str, width: u16, height: u16) -> Tmux {
-        let _ = Command::new("tmux").args(["kill-session", "-t", name]).output();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", name])
+            .output();
         let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", name, "-x", &width.to_string(), "-y", &height.to_string(), command])
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                command,
+            ])
             .status()
             .expect("run tmux");
         assert!(status.success(), "tmux new-session failed");
-        Tmux { name: name.to_string() }
+        Tmux {
+            name: name.to_string(),
+        }
     }
 
     pub fn capture(&self) -> String {
@@ -63,6 +80,8 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.name]).output();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .output();
     }
 }
