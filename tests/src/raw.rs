@@ -46,6 +46,34 @@ impl Default for ConnectOpts {
     }
 }
 
+/// The framed `ConnectRequest` for `opts`.
+pub fn connect_frame(opts: &ConnectOpts) -> Vec<u8> {
+    let req = ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: opts.last_zxid_seen,
+        timeout_ms: opts.timeout_ms,
+        session_id: opts.session_id,
+        passwd: opts.passwd.clone(),
+        read_only: opts.read_only,
+    };
+    frame(&req.to_bytes())
+}
+
+/// A framed request: header with `xid` and `op`, then `body`.
+pub fn request_frame(xid: i32, op: i32, body: &[u8]) -> Vec<u8> {
+    let mut payload = RequestHeader { xid, op }.to_bytes();
+    payload.extend_from_slice(body);
+    frame(&payload)
+}
+
+/// `payload` with its 4-byte length prefix.
+pub fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 4);
+    out.put_i32(payload.len() as i32);
+    out.put_bytes(payload);
+    out
+}
+
 /// One thing read from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming {
@@ -124,15 +152,12 @@ impl RawClient {
     /// Sends a `ConnectRequest` and reads the `ConnectResponse`; `None` when the server closed
     /// the connection without one.
     pub async fn handshake(&mut self, opts: &ConnectOpts) -> Result<Option<ConnectResponse>> {
-        let req = ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: opts.last_zxid_seen,
-            timeout_ms: opts.timeout_ms,
-            session_id: opts.session_id,
-            passwd: opts.passwd.clone(),
-            read_only: opts.read_only,
-        };
-        self.write_frame(&req.to_bytes()).await?;
+        self.write_bytes(&connect_frame(opts)).await?;
+        self.read_connect_response().await
+    }
+
+    /// Reads the `ConnectResponse` to a handshake written by hand (see [`connect_frame`]).
+    pub async fn read_connect_response(&mut self) -> Result<Option<ConnectResponse>> {
         let Some(frame) = self.read_frame(CALL_TIMEOUT).await? else {
             bail!("no ConnectResponse within {CALL_TIMEOUT:?}");
         };
@@ -149,20 +174,33 @@ impl RawClient {
 
     /// Writes `payload` with its 4-byte length prefix.
     pub async fn write_frame(&mut self, payload: &[u8]) -> Result<()> {
-        let mut out = Vec::with_capacity(payload.len() + 4);
-        out.put_i32(payload.len() as i32);
-        out.put_bytes(payload);
-        self.write_bytes(&out).await
+        self.write_bytes(&frame(payload)).await
     }
 
-    /// Writes bytes as they are (no framing).
+    /// Writes bytes as they are (no framing). A write that fails because the server already
+    /// closed the connection (reset, broken pipe) is not an error: the next read reports
+    /// [`Incoming::Closed`], which is what the caller needs to see. Servers differ only in how
+    /// quickly they close, e.g. during a frame over jute.maxbuffer.
     pub async fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        self.stream
-            .write_all(bytes)
-            .await
-            .context("write to server")?;
-        self.stream.flush().await.context("flush")?;
-        Ok(())
+        let res = async {
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        }
+        .await;
+        match res {
+            Ok(()) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e).context("write to server"),
+        }
     }
 
     /// The xid the next ordinary request gets.
@@ -193,10 +231,14 @@ impl RawClient {
 
     /// Sends a header with any xid and opcode and any body bytes.
     pub async fn send_op(&mut self, xid: i32, op: i32, body: &[u8]) -> Result<()> {
-        let mut payload = RequestHeader { xid, op }.to_bytes();
-        payload.extend_from_slice(body);
-        self.pending.push_back((xid, OpCode(op)));
-        self.write_frame(&payload).await
+        self.expect_reply(xid, OpCode(op));
+        self.write_bytes(&request_frame(xid, op, body)).await
+    }
+
+    /// Records that a request with `xid` and `op` was sent by hand (e.g. pipelined with the
+    /// handshake through [`RawClient::write_bytes`]), so its reply body can be decoded.
+    pub fn expect_reply(&mut self, xid: i32, op: OpCode) {
+        self.pending.push_back((xid, op));
     }
 
     /// Sends an arbitrary opcode with the next ordinary xid; returns the xid.

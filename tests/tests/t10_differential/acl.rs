@@ -424,3 +424,35 @@ pub async fn exists_ignores_acl(cx: &mut Cx) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// The auth reply echoes the request's xid: the Java client uses -4, other clients (the
+/// zookeeper-client crate) their next ordinary xid.
+pub async fn auth_reply_xid(cx: &mut Cx) -> Result<()> {
+    let mut r = cx.raw().await?;
+    let body = |user_pw: &str| {
+        let mut b = Vec::new();
+        if let Request::Auth(a) = req::digest_auth(user_pw) {
+            zk_proto::jute::Jute::encode(&a, &mut b);
+        }
+        b
+    };
+    cx.log("-> auth digest alice:secret with xid 7");
+    r.send_op(7, 100, &body("alice:secret")).await?;
+    let got = r.read_until_reply(7).await?;
+    cx.log_incoming(&got);
+    cx.log("-> auth digest bob:pw with xid -4");
+    r.send_op(-4, 100, &body("bob:pw")).await?;
+    let got = r.read_until_reply(-4).await?;
+    cx.log_incoming(&got);
+    cx.call(&mut r, "whoAmI", Request::WhoAmI).await?;
+    let mut f = cx.raw().await?;
+    cx.log("-> auth foo with xid 3");
+    let mut b = Vec::new();
+    if let Request::Auth(a) = req::auth("foo", b"x") {
+        zk_proto::jute::Jute::encode(&a, &mut b);
+    }
+    f.send_op(3, 100, &b).await?;
+    let got = f.drain(std::time::Duration::from_secs(2)).await?;
+    cx.log_incoming(&got);
+    Ok(())
+}

@@ -304,3 +304,37 @@ pub async fn client_close_fires_watches(cx: &mut Cx) -> Result<()> {
     rec!(cx, "s2 stat R", c2.check_stat(&cx.p("")));
     Ok(())
 }
+
+/// What the Java client does on every (re)connect: ConnectRequest, auth, setWatches and a first
+/// request written back to back without waiting for the ConnectResponse.
+pub async fn pipelined_after_connect(cx: &mut Cx) -> Result<()> {
+    let mut setup = cx.raw().await?;
+    let a = cx.p("a");
+    cx.call(&mut setup, "create a", req::create(&a, Some(b"x"), 0))
+        .await?;
+    let mut c = RawClient::connect_tcp(cx.addr).await?;
+    let mut bytes = zkfleet_tests::raw::connect_frame(&ConnectOpts::default());
+    for (xid, q) in [
+        (-4, req::digest_auth("alice:secret")),
+        (-8, req::set_watches(setup.last_zxid, &[&a], &[], &[])),
+        (1, req::get_data(&a, false)),
+        (2, req::exists(&cx.p("missing"), true)),
+    ] {
+        let mut body = Vec::new();
+        q.encode_body(&mut body);
+        bytes.extend(zkfleet_tests::raw::request_frame(xid, q.op().0, &body));
+        c.expect_reply(xid, q.op());
+    }
+    cx.log("-> connect, auth, setWatches data[a], getData a, exists missing watch (one write)");
+    c.write_bytes(&bytes).await?;
+    let resp = c.read_connect_response().await?;
+    let line = conn_resp(cx, &resp);
+    cx.log(format!("   connect -> {line}"));
+    cx.track_raw(&c);
+    let got = c.read_until_reply(2).await?;
+    cx.log_incoming(&got);
+    cx.call(&mut setup, "set a", req::set_data(&a, Some(b"y"), -1))
+        .await?;
+    cx.call(&mut c, "whoAmI", zk_proto::Request::WhoAmI).await?;
+    Ok(())
+}
