@@ -45,6 +45,29 @@ pub struct RawConfig {
     pub snap_retain_count: Option<u32>,
     /// Hours between purges; 0 disables purging (autopurge.purgeInterval). Default 0.
     pub purge_interval_hours: Option<u32>,
+    /// Serve the AdminServer (Apache's admin.enableServer). Default: on when
+    /// `admin_server_port` is set, off otherwise (Apache's default is on, on 8080; `--zoo-cfg`
+    /// keeps Apache's default).
+    pub admin_enable_server: Option<bool>,
+    /// AdminServer port (admin.serverPort). Default 8080.
+    pub admin_server_port: Option<u16>,
+    /// AdminServer address (admin.serverAddress). Default 0.0.0.0.
+    pub admin_server_address: Option<String>,
+    /// AdminServer command URL (admin.commandURL). Default `/commands`.
+    pub admin_command_url: Option<String>,
+    /// Port of the Prometheus `/metrics` endpoint (metricsProvider.httpPort). Default: none
+    /// (off).
+    pub metrics_port: Option<u16>,
+    /// Address of the `/metrics` endpoint (metricsProvider.httpHost). Default 0.0.0.0.
+    pub metrics_address: Option<String>,
+    /// Directory for log files, rotated daily; logs go to stderr when unset. Default unset.
+    pub log_dir: Option<PathBuf>,
+    /// Log file name (prefix of the dated files). Default `zk-node.log`.
+    pub log_file: Option<String>,
+    /// Ticks a follower may take to connect and sync to a leader (initLimit). Default 10.
+    pub init_limit: Option<u32>,
+    /// Ticks a follower may lag behind a leader (syncLimit). Default 5.
+    pub sync_limit: Option<u32>,
 }
 
 /// The validated configuration the server runs with.
@@ -69,6 +92,24 @@ pub struct Config {
     pub force_sync: bool,
     pub snap_retain_count: u32,
     pub purge_interval_hours: u32,
+    /// Whether the AdminServer runs, and where (ops surface, `server::admin`).
+    pub admin_enable_server: bool,
+    pub admin_server_port: u16,
+    pub admin_server_address: IpAddr,
+    pub admin_command_url: String,
+    /// Port of the Prometheus endpoint; `None` when off (`server::metrics`).
+    pub metrics_port: Option<u16>,
+    pub metrics_address: IpAddr,
+    /// File logs (`logging`): a directory turns them on.
+    pub log_dir: Option<PathBuf>,
+    pub log_file: String,
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    /// The ensemble's `server.N` lines (from zoo.cfg); empty for a standalone server.
+    pub servers: Vec<crate::zoocfg::ServerLine>,
+    /// The text of the config file the node started from (the AdminServer's
+    /// `initial_configuration`); empty for a config built in code.
+    pub initial_config: String,
 }
 
 impl Config {
@@ -78,8 +119,11 @@ impl Config {
             .with_context(|| format!("cannot read config file {}", path.display()))?;
         let raw: RawConfig = toml::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
-        raw.validate()
-            .with_context(|| format!("invalid config file {}", path.display()))
+        let mut cfg = raw
+            .validate()
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        cfg.initial_config = text;
+        Ok(cfg)
     }
 
     /// A config for tests and `dev`: everything default, on the given port and directory.
@@ -95,9 +139,16 @@ impl Config {
         .expect("dev defaults are valid")
     }
 
-    /// True if the four-letter word `cmd` may run.
+    /// True if the four-letter word `cmd` may run. `srvr` always may, as in Apache (its
+    /// zkServer.sh depends on it).
     pub fn four_letter_allowed(&self, cmd: &str) -> bool {
-        self.four_letter_words.iter().any(|w| w == "*" || w == cmd)
+        cmd == "srvr" || self.four_letter_words.iter().any(|w| w == "*" || w == cmd)
+    }
+
+    /// True when the config lists more than one voting server (Apache's `isDistributed`
+    /// with standaloneEnabled).
+    pub fn is_distributed(&self) -> bool {
+        self.servers.iter().filter(|s| !s.observer).count() > 1
     }
 }
 
@@ -129,8 +180,42 @@ impl RawConfig {
             }
         }
         let snap_count = self.snap_count.unwrap_or(100_000);
+        let ip = |key: &str, v: Option<String>| -> Result<IpAddr> {
+            let text = v.unwrap_or_else(|| "0.0.0.0".into());
+            text.parse()
+                .map_err(|_| anyhow::anyhow!("key `{key}`: `{text}` is not an IP address"))
+        };
+        let admin_server_address = ip("admin_server_address", self.admin_server_address)?;
+        let metrics_address = ip("metrics_address", self.metrics_address)?;
+        let admin_enable_server = self
+            .admin_enable_server
+            .unwrap_or(self.admin_server_port.is_some());
+        let admin_server_port = self.admin_server_port.unwrap_or(8080);
+        let client_port = self.client_port.unwrap_or(2181);
+        let admin_command_url = self.admin_command_url.unwrap_or_else(|| "/commands".into());
+        if !admin_command_url.starts_with('/') {
+            bail!("key `admin_command_url` must start with `/` (default `/commands`)");
+        }
+        let mut ports = vec![("client_port", client_port)];
+        if admin_enable_server {
+            ports.push(("admin_server_port", admin_server_port));
+        }
+        if let Some(p) = self.metrics_port {
+            ports.push(("metrics_port", p));
+        }
+        for (i, (k1, p1)) in ports.iter().enumerate() {
+            for (k2, p2) in &ports[i + 1..] {
+                if p1 == p2 && *p1 != 0 {
+                    bail!("keys `{k1}` and `{k2}` are both {p1}: each listener needs its own port");
+                }
+            }
+        }
+        let log_file = self.log_file.unwrap_or_else(|| "zk-node.log".into());
+        if log_file.is_empty() || log_file.contains('/') {
+            bail!("key `log_file` must be a file name without `/` (the directory is `log_dir`)");
+        }
         Ok(Config {
-            client_port: self.client_port.unwrap_or(2181),
+            client_port,
             client_address,
             tick_ms,
             session_timeout_ms_min: min,
@@ -150,6 +235,18 @@ impl RawConfig {
             force_sync: self.force_sync.unwrap_or(true),
             snap_retain_count: self.snap_retain_count.unwrap_or(3).max(3),
             purge_interval_hours: self.purge_interval_hours.unwrap_or(0),
+            admin_enable_server,
+            admin_server_port,
+            admin_server_address,
+            admin_command_url,
+            metrics_port: self.metrics_port,
+            metrics_address,
+            log_dir: self.log_dir,
+            log_file,
+            init_limit: self.init_limit.unwrap_or(10).max(1),
+            sync_limit: self.sync_limit.unwrap_or(5).max(1),
+            servers: Vec::new(),
+            initial_config: String::new(),
         })
     }
 }

@@ -9,9 +9,11 @@
 
 pub mod config;
 pub mod dev;
+pub mod logging;
 pub mod server;
 pub mod storage;
 pub mod tree;
+pub mod zoocfg;
 
 pub use config::Config;
 pub use server::{run, Server};

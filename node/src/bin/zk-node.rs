@@ -19,14 +19,21 @@ enum Cmd {
     /// Run one server.
     Run {
         /// TOML config file (see configs/node.toml for every key and its default).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "zoo_cfg")]
         config: Option<PathBuf>,
+        /// An Apache ZooKeeper zoo.cfg instead of a TOML file (see configs/zoo.cfg). Keys
+        /// zk-node does not apply are logged as warnings.
+        #[arg(long, value_name = "FILE")]
+        zoo_cfg: Option<PathBuf>,
         /// Override the client port.
         #[arg(long)]
         client_port: Option<u16>,
         /// Override the data directory.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Log to daily-rotated files in this directory instead of stderr (overrides log_dir).
+        #[arg(long)]
+        log_dir: Option<PathBuf>,
     },
     /// Run a local ensemble on free loopback ports for development (Ctrl-C stops it).
     Dev {
@@ -42,13 +49,6 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     match real_main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -67,39 +67,76 @@ fn real_main() -> Result<()> {
         }
         Cmd::Run {
             config,
+            zoo_cfg,
             client_port,
             data_dir,
+            log_dir,
         } => {
-            let mut cfg = match config {
-                Some(p) => zk_node::Config::load(&p)?,
-                None => {
-                    let dir = data_dir
-                        .clone()
-                        .context("give --config FILE, or at least --data-dir DIR")?;
+            let mut warnings = Vec::new();
+            let mut cfg = match (config, zoo_cfg) {
+                (Some(p), _) => zk_node::Config::load(&p)?,
+                (None, Some(p)) => {
+                    let loaded = zk_node::zoocfg::load(&p)?;
+                    warnings = loaded.warnings;
+                    loaded.config
+                }
+                (None, None) => {
+                    let dir = data_dir.clone().context(
+                        "give --config FILE, --zoo-cfg FILE, or at least --data-dir DIR",
+                    )?;
                     zk_node::Config::for_dev(2181, dir)
                 }
             };
+            if let Some(d) = log_dir {
+                cfg.log_dir = Some(d);
+            }
+            // The guard flushes file logs when main returns.
+            let guard = zk_node::logging::init(&zk_node::logging::Target {
+                dir: cfg.log_dir.clone(),
+                file: cfg.log_file.clone(),
+            })?;
+            for w in &warnings {
+                tracing::warn!("{w}");
+                if guard.dir.is_some() {
+                    eprintln!("zk-node: warning: {w}");
+                }
+            }
+            if let Some(dir) = &guard.dir {
+                eprintln!("zk-node: logging to {}", dir.display());
+            }
             if let Some(p) = client_port {
                 cfg.client_port = p;
             }
             if let Some(d) = data_dir {
                 cfg.data_dir = d;
             }
-            runtime()?.block_on(zk_node::run(cfg, ctrl_c()))
+            let result = runtime()?.block_on(zk_node::run(cfg, ctrl_c()));
+            if let (Err(e), Some(_)) = (&result, &guard.dir) {
+                tracing::error!("{e:#}");
+            }
+            drop(guard);
+            result
         }
-        Cmd::Dev { nodes, data } => runtime()?.block_on(async move {
-            let ens = zk_node::dev::LocalEnsemble::start(nodes, data).await?;
-            println!(
-                "zk-node dev: {} server(s) running",
-                ens.client_addrs().len()
-            );
-            println!("connect string: {}", ens.connect_string());
-            println!("logs: this terminal (set RUST_LOG=debug for more); Ctrl-C stops every node");
-            ctrl_c().await;
-            ens.shutdown().await;
-            Ok(())
-        }),
+        Cmd::Dev { nodes, data } => {
+            let _guard = zk_node::logging::init(&zk_node::logging::Target::default())?;
+            dev(nodes, data)
+        }
     }
+}
+
+fn dev(nodes: usize, data: Option<PathBuf>) -> Result<()> {
+    runtime()?.block_on(async move {
+        let ens = zk_node::dev::LocalEnsemble::start(nodes, data).await?;
+        println!(
+            "zk-node dev: {} server(s) running",
+            ens.client_addrs().len()
+        );
+        println!("connect string: {}", ens.connect_string());
+        println!("logs: this terminal (set RUST_LOG=debug for more); Ctrl-C stops every node");
+        ctrl_c().await;
+        ens.shutdown().await;
+        Ok(())
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -21,7 +21,7 @@ use zk_proto::{
 };
 
 use super::prep::{Origin as PrepOrigin, Prep, PrepConfig, SessionTxn};
-use super::stats::Stats;
+use super::stats::{ConnStats, Stats};
 use crate::config::Config;
 use crate::storage::disk::Disk;
 use crate::storage::{snapshot, LogCmd, LogFailure, LogStats};
@@ -109,6 +109,8 @@ pub(crate) struct Conn {
     pub(crate) sent: u64,
     pub(crate) last_zxid: i64,
     pub(crate) last_op: &'static str,
+    /// Latency and last-answer statistics for `cons` and the AdminServer; reset by `crst`.
+    pub(crate) stats: ConnStats,
 }
 
 pub(crate) struct Session {
@@ -307,6 +309,7 @@ impl Core {
         out: mpsc::Sender<Vec<u8>>,
     ) {
         self.stats.packets_received += 1;
+        self.stats.connection_requests += 1;
         if req.last_zxid_seen > self.tree.last_zxid() {
             // The client has seen newer state than ours: close without an answer so it tries
             // another server (Apache does the same).
@@ -328,6 +331,7 @@ impl Core {
                 sent: 0,
                 last_zxid: 0,
                 last_op: "NA",
+                stats: ConnStats::default(),
             },
         );
         let timeout = req.timeout_ms.clamp(
@@ -445,10 +449,12 @@ impl Core {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        let len = frame.len();
         match c.out.try_send(frame) {
             Ok(()) => {
                 c.sent += 1;
                 self.stats.packets_sent += 1;
+                self.stats.record_sent(len);
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!(addr = %c.addr, "closing connection: client is not reading its replies ({CONN_OUT_CAP} frames queued)");
@@ -662,6 +668,7 @@ impl Core {
         let err = if ok { 0 } else { ErrorCode::AUTH_FAILED.0 };
         self.send(conn, reply_frame(xid::AUTH, 0, err, None));
         if !ok {
+            self.stats.auth_failed += 1;
             tracing::warn!(scheme = %a.scheme, "authentication failed: unknown scheme; closing connection");
             self.close_conn(conn);
         }
@@ -779,7 +786,7 @@ impl Core {
         } else {
             (0, Some(write_response(op, &rc)))
         };
-        self.stats.record_latency(start.elapsed());
+        self.record_answer(conn, xid, start, true);
         self.send(conn, reply_frame(xid, zxid, err, body.as_ref()));
         if op == OpCode::CLOSE_SESSION {
             self.close_conn(conn);
@@ -966,7 +973,7 @@ impl Core {
             }
             _ => (zxid, self.read(conn, &req)),
         };
-        self.stats.record_latency(start.elapsed());
+        self.record_answer(conn, xid, start, false);
         let f = match result {
             Ok(body) => reply_frame(xid, reply_zxid, 0, Some(&body)),
             Err(e) => reply_frame(xid, reply_zxid, e.0, None),
@@ -1159,8 +1166,26 @@ impl Core {
         self.conns.get(&conn).and_then(|c| c.session)
     }
 
+    /// Latency statistics of an answered request: server-wide (read or update) and for its
+    /// connection.
+    fn record_answer(&mut self, conn: ConnId, xid: i32, start: Instant, update: bool) {
+        let took = start.elapsed();
+        if update {
+            self.stats.record_update(took);
+        } else {
+            self.stats.record_read(took);
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.record(xid, took);
+        }
+    }
+
+    /// `crst`: Apache's `ServerCnxn.resetStats` on every connection.
     pub(crate) fn reset_conn_stats(&mut self) {
         for c in self.conns.values_mut() {
+            c.last_op = "NA";
+            c.last_zxid = -1;
+            c.stats.reset();
             c.received = 0;
             c.sent = 0;
         }

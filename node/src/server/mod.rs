@@ -2,9 +2,13 @@
 //! that owns the tree. Entry point: [`run`].
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+pub mod admin;
 pub mod conn;
 pub mod core;
 pub mod fourlw;
+pub mod http;
+pub mod json;
+pub mod metrics;
 pub mod prep;
 pub mod stats;
 
@@ -28,6 +32,10 @@ const CORE_QUEUE_CAP: usize = 8192;
 /// A running server: its address and the handle that stops it.
 pub struct Server {
     pub client_addr: SocketAddr,
+    /// The AdminServer's address, when it runs.
+    pub admin_addr: Option<SocketAddr>,
+    /// The Prometheus endpoint's address, when it runs.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Set when the node had to stop serving (an fsync failed).
@@ -108,6 +116,8 @@ impl Server {
             fail_rx,
             shutdown_rx.clone(),
         )));
+        let (admin_addr, metrics_addr) =
+            start_ops_listeners(&cfg, &core_tx, &shutdown_rx, &mut tasks).await?;
         tasks.push(tokio::spawn(accept_loop(
             listener,
             cfg.clone(),
@@ -117,6 +127,8 @@ impl Server {
         tracing::info!(addr = %client_addr, "serving clients");
         Ok(Server {
             client_addr,
+            admin_addr,
+            metrics_addr,
             shutdown,
             tasks,
             fatal,
@@ -144,6 +156,48 @@ impl Server {
             let _ = t.await;
         }
     }
+}
+
+/// Binds and starts the AdminServer and the Prometheus endpoint when the config asks for them;
+/// returns their addresses. They stop with the other tasks.
+async fn start_ops_listeners(
+    cfg: &Arc<Config>,
+    core: &mpsc::Sender<core::ToCore>,
+    shutdown: &watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<(Option<SocketAddr>, Option<SocketAddr>)> {
+    let mut admin_addr = None;
+    if cfg.admin_enable_server {
+        let bind = SocketAddr::new(cfg.admin_server_address, cfg.admin_server_port);
+        let l = TcpListener::bind(bind).await.with_context(|| {
+            format!("cannot listen on {bind} (admin_server_port): is another server using it? (admin_enable_server = false turns the AdminServer off)")
+        })?;
+        let addr = l.local_addr()?;
+        tracing::info!(%addr, url = %cfg.admin_command_url, "AdminServer listening");
+        tasks.push(tokio::spawn(admin::serve(
+            l,
+            cfg.clone(),
+            core.clone(),
+            shutdown.clone(),
+        )));
+        admin_addr = Some(addr);
+    }
+    let mut metrics_addr = None;
+    if let Some(port) = cfg.metrics_port {
+        let bind = SocketAddr::new(cfg.metrics_address, port);
+        let l = TcpListener::bind(bind).await.with_context(|| {
+            format!("cannot listen on {bind} (metrics_port): is another server using it?")
+        })?;
+        let addr = l.local_addr()?;
+        tracing::info!(%addr, "Prometheus metrics at /metrics");
+        tasks.push(tokio::spawn(metrics::serve(
+            l,
+            core.clone(),
+            shutdown.clone(),
+        )));
+        metrics_addr = Some(addr);
+    }
+    Ok((admin_addr, metrics_addr))
 }
 
 /// Runs a server until `shutdown` completes.
