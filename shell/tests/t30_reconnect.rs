@@ -52,6 +52,11 @@ async fn t30_kill_connected_server_keeps_session_and_watches() {
     ] {
         run(&mut shell, line).await;
     }
+    let mut fe = Collect::default();
+    shell.run_line("servers", &mut fe).await.unwrap();
+    let table = fe.outputs[0].to_text();
+    assert_eq!(table.matches(" leader ").count(), 1, "{table}");
+    assert_eq!(table.matches(" follower ").count(), 2, "{table}");
     let client = shell.current().unwrap().client.clone();
     let session = client.session_id();
     let before = client.info().server.unwrap();
@@ -110,6 +115,12 @@ async fn t30_kill_connected_server_keeps_session_and_watches() {
         .unwrap();
     let ev = next_event(&mut shell, 10).await.to_text();
     assert!(ev.ends_with("NodeCreated /r/new"), "{ev}");
+
+    // servers shows the dead one as down.
+    let mut fe = Collect::default();
+    shell.run_line("servers", &mut fe).await.unwrap();
+    let table = fe.outputs[0].to_text();
+    assert!(table.contains(&format!("{before}  down")), "{table}");
 
     // And the shell works as before on its new server.
     run(&mut shell, "set /r/data v2").await;

@@ -15,6 +15,8 @@ use common::apache::{available, Apache};
 use zk_proto::{Acl, CreateMode};
 use zk_shell::client::{Client, ClientOptions};
 
+const PROMPT: &str = "zk:main />";
+
 /// Screens change within milliseconds; this covers a loaded CI machine.
 const SCREEN_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -94,11 +96,35 @@ impl Tmux {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("timed out waiting for {what}; screen:\n{}", self.screen());
+        let stderr = std::fs::read_to_string(self.socket.with_file_name("stderr"));
+        panic!(
+            "timed out waiting for {what}; screen:\n{}\nstderr:\n{}",
+            self.screen(),
+            stderr.unwrap_or_default()
+        );
     }
 
     fn wait_last_line(&self, want: &str) {
         self.wait_for(want, |t| t.last_line().trim_end() == want);
+    }
+
+    fn prompts(&self) -> usize {
+        self.screen()
+            .lines()
+            .filter(|l| l.starts_with(PROMPT))
+            .count()
+    }
+
+    /// Types a command at the prompt, checks it shows, presses Enter and waits for the next
+    /// prompt, as a person would (keys typed while a command runs are not read by the editor).
+    fn run(&self, line: &str) {
+        let before = self.prompts();
+        self.type_text(line);
+        self.wait_last_line(&format!("{PROMPT} {line}"));
+        self.keys(&["Enter"]);
+        self.wait_for(&format!("prompt after {line}"), |t| {
+            t.prompts() > before && t.last_line().trim_end() == PROMPT
+        });
     }
 
     fn wait_screen_contains(&self, want: &str) {
@@ -153,11 +179,12 @@ async fn t40_tab_completion_history_and_ctrl_c_in_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let history = dir.path().join("history");
     let command = format!(
-        "env HOME={} TERM=xterm {} -s {} --history {}",
+        "env HOME={} TERM=xterm {} -s {} --history {} 2>{}",
         dir.path().display(),
         env!("CARGO_BIN_EXE_zksh"),
         zk.connect_string(),
-        history.display()
+        history.display(),
+        dir.path().join("stderr").display()
     );
     let t = Tmux::start(dir.path(), &command);
     t.wait_last_line("zk:main />");
@@ -171,20 +198,13 @@ async fn t40_tab_completion_history_and_ctrl_c_in_a_terminal() {
     t.wait_last_line("zk:main /> get /alpha/beta");
     t.keys(&["Enter"]);
     t.wait_screen_contains("b-data");
+    t.wait_last_line(PROMPT);
 
-    // Type only at a prompt, as a person does: the terminal drops keys typed while a
-    // command runs.
-    t.wait_last_line("zk:main />");
-    t.type_text("ls /alpha");
-    t.keys(&["Enter"]);
-    t.wait_screen_contains("gamma");
-    t.wait_last_line("zk:main />");
-    t.type_text("set /alpha/beta fresh");
-    t.keys(&["Enter"]);
-    t.wait_last_line("zk:main />");
-    t.type_text("get /alpha/beta");
-    t.keys(&["Enter"]);
-    t.wait_screen_contains("fresh");
+    t.run("ls /alpha");
+    assert!(t.screen().contains("gamma"));
+    t.run("set /alpha/beta fresh");
+    t.run("get /alpha/beta");
+    assert!(t.screen().lines().any(|l| l == "fresh"), "{}", t.screen());
 
     // Up walks back through the history.
     t.wait_last_line("zk:main />");
@@ -200,13 +220,17 @@ async fn t40_tab_completion_history_and_ctrl_c_in_a_terminal() {
     t.keys(&["Enter"]);
     t.wait_screen_contains("watching /alpha");
     t.keys(&["C-c"]);
-    t.wait_screen_contains("cancelled");
     t.wait_last_line("zk:main />");
-    t.type_text("pwd");
-    t.keys(&["Enter"]);
-    t.wait_for("pwd after cancel", |t| {
-        t.screen().lines().any(|l| l.trim() == "/")
+    let stderr = dir.path().join("stderr");
+    t.wait_for("cancelled on stderr", |_| {
+        std::fs::read_to_string(&stderr).is_ok_and(|e| e.contains("cancelled"))
     });
+    t.run("pwd");
+    assert!(
+        t.screen().lines().any(|l| l.trim() == "/"),
+        "{}",
+        t.screen()
+    );
 
     // Ctrl-D leaves; the history file has the commands.
     t.keys(&["C-d"]);

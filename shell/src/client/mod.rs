@@ -158,28 +158,28 @@ impl Client {
     pub async fn connect(connect: &str, opts: ClientOptions) -> Result<Client, Error> {
         let cs = ConnectString::parse(connect)?;
         let client = Client::start(cs, &opts);
-        for (scheme, creds) in &opts.auth {
-            // Queued now, sent right after the handshake.
-            let c = client.clone();
-            let (scheme, creds) = (scheme.clone(), creds.clone().into_bytes());
-            tokio::spawn(async move { c.add_auth(&scheme, creds).await });
-        }
-        match tokio::time::timeout(opts.connect_timeout, client.wait_connected()).await {
-            Ok(Ok(())) => Ok(client),
-            Ok(Err(e)) => Err(e),
+        let waited = tokio::time::timeout(opts.connect_timeout, client.wait_connected()).await;
+        match waited {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
             Err(_) => {
                 let last = client.shared.last_error.lock().expect("lock").clone();
                 client.close_tx.send_replace(true);
-                Err(Error::ConnectTimeout {
+                return Err(Error::ConnectTimeout {
                     hosts: client.connect.hosts.join(","),
                     last: if last.is_empty() {
                         "timed out".into()
                     } else {
                         last
                     },
-                })
+                });
             }
         }
+        // Credentials go first, so no request of the caller can run without them.
+        for (scheme, creds) in &opts.auth {
+            client.add_auth(scheme, creds.clone().into_bytes()).await?;
+        }
+        Ok(client)
     }
 
     fn start(cs: ConnectString, opts: &ClientOptions) -> Client {

@@ -10,8 +10,6 @@ pub struct Terminal {
     json: bool,
     /// Questions can be asked only when a person is at the keyboard.
     can_ask: bool,
-    /// Set while rustyline owns the terminal: output goes through its external printer.
-    pub printer: Option<Box<dyn FnMut(String) + Send>>,
 }
 
 impl Terminal {
@@ -19,19 +17,13 @@ impl Terminal {
         Terminal {
             json,
             can_ask: interactive && std::io::stdin().is_terminal(),
-            printer: None,
         }
     }
 
     fn print(&mut self, text: String) {
-        match &mut self.printer {
-            Some(p) => p(text),
-            None => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
-            }
-        }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
     }
 
     fn render(&self, out: &Output) -> String {

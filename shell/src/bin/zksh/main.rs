@@ -131,7 +131,10 @@ fn script_source(args: &Args) -> anyhow::Result<Option<String>> {
         Some(p) => std::fs::read_to_string(p)
             .with_context(|| format!("cannot read {}", p.display()))
             .map(Some),
-        None if !std::io::stdin().is_terminal() => read_stdin().map(Some),
+        // No prompt when either end is not a terminal: read commands as a script.
+        None if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() => {
+            read_stdin().map(Some)
+        }
         None => Ok(None),
     }
 }

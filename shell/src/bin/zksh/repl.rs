@@ -1,5 +1,9 @@
 //! The interactive shell: rustyline on its own thread (it blocks), commands on the tokio
-//! runtime, watch events printed while the user types, Ctrl-C cancelling the running command.
+//! runtime, Ctrl-C cancelling the running command.
+//!
+//! Watch events that arrive while the user is typing are shown when the line is entered, not
+//! at once: rustyline 15's external printer loses typed-ahead keys (a paste, or keys typed
+//! during a completion) until the next key press (kkawakam/rustyline#976).
 //!
 //! Completion runs on the rustyline thread and asks the server for children with
 //! `Handle::block_on`, bounded by [`COMPLETION_TIMEOUT`] so a slow server never freezes typing.
@@ -16,7 +20,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::FileHistory;
 use rustyline::validate::Validator;
-use rustyline::{Config, Context, Editor, ExternalPrinter, Helper};
+use rustyline::{Config, Context, Editor, Helper};
 use tokio::sync::{mpsc, oneshot};
 use zk_shell::client::Client;
 use zk_shell::commands::spec::{self, ArgKind, COMMANDS};
@@ -57,16 +61,12 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let state = Arc::new(Mutex::new(CompletionState::default()));
     let (read_tx, read_rx) = mpsc::channel::<Read>(1);
-    let (printer_tx, printer_rx) = oneshot::channel();
     let helper = ZkHelper {
         state: state.clone(),
         runtime: tokio::runtime::Handle::current(),
         colour: std::io::IsTerminal::is_terminal(&std::io::stdout()),
     };
-    let thread = std::thread::spawn(move || readline_thread(helper, history, read_rx, printer_tx));
-    if let Ok(p) = printer_rx.await {
-        term.printer = Some(p);
-    }
+    let thread = std::thread::spawn(move || readline_thread(helper, history, read_rx));
     let mut last_failed = false;
     loop {
         refresh(&state, shell);
@@ -163,14 +163,7 @@ async fn run_line(shell: &mut Shell, term: &mut Terminal, line: &str) -> bool {
     false
 }
 
-type PrinterFn = Box<dyn FnMut(String) + Send>;
-
-fn readline_thread(
-    helper: ZkHelper,
-    history: Option<PathBuf>,
-    mut reads: mpsc::Receiver<Read>,
-    printer_tx: oneshot::Sender<PrinterFn>,
-) {
+fn readline_thread(helper: ZkHelper, history: Option<PathBuf>, mut reads: mpsc::Receiver<Read>) {
     let config = Config::builder().max_history_size(HISTORY_MAX).map(|b| {
         b.auto_add_history(true)
             .completion_type(rustyline::CompletionType::List)
@@ -186,11 +179,6 @@ fn readline_thread(
             let _ = std::fs::create_dir_all(dir);
         }
         let _ = editor.load_history(h);
-    }
-    if let Ok(mut p) = editor.create_external_printer() {
-        let _ = printer_tx.send(Box::new(move |s: String| {
-            let _ = p.print(format!("{s}\n"));
-        }));
     }
     while let Some(read) = reads.blocking_recv() {
         let r = editor.readline(&read.prompt);
