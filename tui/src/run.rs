@@ -119,6 +119,9 @@ async fn run_loop(
     let mut last_draw = Instant::now() - FRAME_MIN;
     let mut dirty = true;
     let mut batch = Vec::with_capacity(DRAIN_MAX);
+    // The shell task starts with the first command typed in the pane.
+    let mut shell_tx: Option<mpsc::Sender<shell::Line>> = None;
+    let mut shell_task = None;
     let result = loop {
         if dirty && last_draw.elapsed() >= FRAME_MIN {
             app::update(&mut state, Msg::Tick(clock()));
@@ -156,12 +159,19 @@ async fn run_loop(
                 Effect::Quit => {}
                 Effect::RefreshNow => refresh_tx.send_modify(|n| *n += 1),
                 Effect::ShellCommand { cluster, line } => {
-                    let spec = specs[cluster].clone();
-                    let tx = tx.clone();
-                    tokio::spawn(async move {
-                        let lines = shell::execute(&spec, &line).await;
-                        let _ = tx.send(Msg::ShellOutput(lines)).await;
+                    let shell_tx = shell_tx.get_or_insert_with(|| {
+                        let (shell_tx, handle) = shell::spawn(specs.to_vec(), tx.clone());
+                        shell_task = Some(handle);
+                        shell_tx
                     });
+                    if shell_tx.try_send(shell::Line { cluster, line }).is_err() {
+                        app::update(
+                            &mut state,
+                            Msg::ShellOutput(vec![
+                                "the shell is busy; wait for the last command".to_string()
+                            ]),
+                        );
+                    }
                 }
             }
         }
@@ -170,6 +180,10 @@ async fn run_loop(
     for poller in pollers {
         poller.abort();
     }
+    drop(shell_tx);
+    // The shell thread closes its sessions and ends once its sender is gone; it is not
+    // joined, so a shell stuck on a dead cluster never holds up quitting.
+    drop(shell_task);
     drop(guard);
     let _ = input.join();
     result

@@ -76,6 +76,23 @@ fn ensembles_standalone_and_dead_server_then_leader_failover() {
         "{screen}"
     );
 
+    // The shell pane runs zksh commands on the standalone cluster; the write shows up as a
+    // new zxid.
+    tmux.keys(&[":", "b", "Enter", "!"]);
+    tmux.wait_for("the shell pane", SCREEN, |s| s.contains("zksh: b"));
+    tmux.keys(&["create /zktop hello", "Enter"]);
+    tmux.wait_for("the create", SCREEN, |s| s.contains("Created /zktop"));
+    tmux.keys(&["get /zktop", "Enter"]);
+    tmux.wait_for("the data read back", SCREEN, |s| {
+        s.lines().any(|l| l.trim_matches(['│', ' ']) == "hello")
+    });
+    let (_, zxid_after) = mode_and_zxid(b.servers[0].client_port).unwrap();
+    assert!(zxid_after > zxid_b, "the create is a transaction");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the new zxid of b", SCREEN, |s| {
+        s.contains(&zxid_text(zxid_after))
+    });
+
     // Cluster view of a: one leader, two followers, each with its zxid.
     tmux.keys(&[":", "a", "Enter"]);
     let screen = tmux.wait_for("cluster a with its leader and followers", SCREEN, |s| {

@@ -382,7 +382,7 @@ fn open_shell(state: &mut State) {
     };
     let mut lines = Ring::new(SHELL_LINES_LEN);
     lines.push(format!(
-        "zksh on {} — Enter runs a command, ↑/↓ history, Esc closes",
+        "zksh on {} — Enter runs a command, Tab completes, ↑/↓ history, Esc closes",
         state.clusters[cluster].name
     ));
     state.shell = Some(ShellPane {
@@ -496,6 +496,11 @@ fn on_shell_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::Backspace => {
             shell.input.pop();
+        }
+        KeyCode::Tab => {
+            if let Some(done) = crate::shell::complete(&shell.input) {
+                shell.input = done;
+            }
         }
         KeyCode::Up | KeyCode::Down => {
             let n = shell.history.len();
