@@ -44,7 +44,7 @@ pub const KEYS: &[(&str, &str)] = &[
         ":",
         "jump to a cluster by name; also :shell :overview :help :q",
     ),
-    ("!", "embedded shell pane on the selected cluster"),
+    ("!", "shell pane: zksh commands on the selected cluster"),
     ("m", "migration wizard from the selected cluster"),
     ("r", "poll every server now"),
     ("?", "this help"),
