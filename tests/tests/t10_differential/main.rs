@@ -134,6 +134,7 @@ fn scenarios() -> Vec<Scenario> {
         scenario!(watch::client_persistent_recursive),
         scenario!(watch::remove_watches),
         scenario!(watch::check_watches_types),
+        scenario!(watch::check_watches_other_session),
         scenario!(watch::remove_persistent_any),
         scenario!(watch::remove_persistent_by_type),
         scenario!(watch::set_watches_reconnect),
