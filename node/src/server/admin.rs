@@ -219,11 +219,14 @@ fn newest_snapshot(dir: &Path) -> Option<(i64, i64)> {
 
 fn set_trace_mask(query: &[(String, String)]) -> Result<Obj, String> {
     let Some((_, v)) = query.iter().find(|(k, _)| k == "traceMask") else {
-        return Err("setTraceMask requires long traceMask argument".into());
+        return Ok(Obj::new().with("error", "setTraceMask requires long traceMask argument"));
     };
-    let mask: i64 = v
-        .parse()
-        .map_err(|_| format!("setTraceMask requires long traceMask argument, got {v}"))?;
+    let Ok(mask) = v.parse::<i64>() else {
+        return Ok(Obj::new().with(
+            "error",
+            format!("setTraceMask requires long traceMask argument, got {v}"),
+        ));
+    };
     fourlw::set_trace_mask(mask);
     Ok(Obj::new().with("tracemask", mask))
 }
@@ -412,7 +415,7 @@ fn server_stats(c: &Core, dirs: (u64, u64)) -> Obj {
         .with("read_only", false)
         .with("server_stats", stats)
         .with("client_response", buffer_stats(&s.client_response))
-        .with("node_count", c.tree.node_count())
+        .with("node_count", metrics::znode_count(c))
 }
 
 fn dump(c: &Core) -> Obj {

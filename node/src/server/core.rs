@@ -786,7 +786,7 @@ impl Core {
         } else {
             (0, Some(write_response(op, &rc)))
         };
-        self.record_answer(conn, xid, start, true);
+        self.record_answer(conn, xid, zxid, start, true);
         self.send(conn, reply_frame(xid, zxid, err, body.as_ref()));
         if op == OpCode::CLOSE_SESSION {
             self.close_conn(conn);
@@ -973,7 +973,7 @@ impl Core {
             }
             _ => (zxid, self.read(conn, &req)),
         };
-        self.record_answer(conn, xid, start, false);
+        self.record_answer(conn, xid, reply_zxid, start, false);
         let f = match result {
             Ok(body) => reply_frame(xid, reply_zxid, 0, Some(&body)),
             Err(e) => reply_frame(xid, reply_zxid, e.0, None),
@@ -1167,8 +1167,8 @@ impl Core {
     }
 
     /// Latency statistics of an answered request: server-wide (read or update) and for its
-    /// connection.
-    fn record_answer(&mut self, conn: ConnId, xid: i32, start: Instant, update: bool) {
+    /// connection, whose last zxid becomes the reply's (Apache's `lzxid`).
+    fn record_answer(&mut self, conn: ConnId, xid: i32, zxid: i64, start: Instant, update: bool) {
         let took = start.elapsed();
         if update {
             self.stats.record_update(took);
@@ -1177,6 +1177,7 @@ impl Core {
         }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats.record(xid, took);
+            c.last_zxid = zxid;
         }
     }
 

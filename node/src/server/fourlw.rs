@@ -123,7 +123,7 @@ fn summary_lines(core: &Core, extra_conns: usize) -> String {
         core.outstanding(),
         core.tree.last_zxid(),
         metrics::server_state(core),
-        core.tree.node_count(),
+        metrics::znode_count(core),
     )
 }
 

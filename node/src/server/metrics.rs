@@ -12,6 +12,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -243,6 +244,13 @@ pub fn server_state(_core: &Core) -> &'static str {
     "standalone"
 }
 
+/// The node count as Apache reports it: its DataTree files the root under both "" and "/", so
+/// `srvr`, `mntr` and the AdminServer count one more node than the tree holds (5 on a fresh
+/// server). Reporting the same number keeps mixed Apache/zk-node fleets comparable.
+pub fn znode_count(core: &Core) -> usize {
+    core.tree.node_count() + 1
+}
+
 /// Whether the server is serving requests (Apache's `isRunning()`); when false, most commands
 /// answer "This ZooKeeper instance is not currently serving requests". A standalone server
 /// serves from the moment its core task runs.
@@ -378,7 +386,7 @@ fn gauge(core: &Core, name: &str, extra_conns: usize, fds: (i64, i64)) -> Value 
         "min_latency" => Value::Int(s.min()),
         "max_latency" => Value::Int(s.max()),
         "outstanding_requests" => int(core.outstanding()),
-        "znode_count" => int(t.node_count()),
+        "znode_count" => int(znode_count(core)),
         "global_sessions" => int(core.session_count()),
         "last_client_response_size" => Value::Int(s.client_response.last),
         "min_client_response_size" => Value::Int(s.client_response.min),
@@ -428,10 +436,38 @@ fn summary(core: &Core, name: &str) -> SummaryValues {
         _ => None,
     };
     match measured {
+        // The log task counts its flushes in `LogStats`: the count and the total, not each
+        // sample, so min and max stay 0 there.
+        Some(m) if m.count == 0 && name == "fsynctime" => {
+            let l = &core.log_stats;
+            totals(
+                l.fsyncs.load(Ordering::Relaxed),
+                l.fsync_micros_total.load(Ordering::Relaxed) as i64 / 1000,
+            )
+        }
+        Some(m) if m.count == 0 && name == "sync_processor_batch_size" => {
+            let l = &core.log_stats;
+            totals(
+                l.fsyncs.load(Ordering::Relaxed),
+                l.txns.load(Ordering::Relaxed) as i64,
+            )
+        }
         Some(m) => m.values(),
         None if ADVANCED_SUMMARIES.contains(&name) => Summary::advanced().values(),
         None => Summary::basic().values(),
     }
+}
+
+/// A basic summary known only by its count and sum.
+fn totals(count: u64, sum: i64) -> SummaryValues {
+    let mut v = Summary::basic().values();
+    if count > 0 {
+        v.count = count;
+        v.sum = sum;
+        v.avg = ((sum as f64 / count as f64) * 10_000.0).round() / 10_000.0;
+        v.quantiles = vec![(0.5, v.avg)];
+    }
+    v
 }
 
 /// Numbers about this process from `/proc` (Linux); zeros elsewhere.
