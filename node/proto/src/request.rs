@@ -458,7 +458,10 @@ impl Response {
                 Response::Create2(Create2Response::decode(r)?)
             }
             OpCode::EXISTS | OpCode::SET_DATA | OpCode::SET_ACL => Response::Stat(Stat::decode(r)?),
-            OpCode::GET_DATA => Response::GetData(GetDataResponse::decode(r)?),
+            // reconfig answers with the new configuration and the stat of /zookeeper/config.
+            OpCode::GET_DATA | OpCode::RECONFIG => {
+                Response::GetData(GetDataResponse::decode(r)?)
+            }
             OpCode::GET_ACL => Response::GetAcl(GetAclResponse::decode(r)?),
             OpCode::GET_CHILDREN => Response::GetChildren(GetChildrenResponse::decode(r)?),
             OpCode::GET_CHILDREN2 => Response::GetChildren2(GetChildren2Response::decode(r)?),
@@ -483,10 +486,28 @@ impl Response {
             OpCode::SASL => Response::Sasl(SaslRequest::decode(r)?),
             _ => {
                 // Bodiless replies: delete, check, setWatches*, checkWatches, removeWatches,
-                // closeSession, ping, auth, reconfig errors.
+                // closeSession, ping, auth.
                 let _ = r.take(r.remaining())?;
                 Response::Empty
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A successful reconfig reply carries the new configuration and the stat of
+    /// /zookeeper/config (GetDataResponse); decoding it as bodiless lost both.
+    #[test]
+    fn reconfig_reply_decodes_as_get_data() {
+        let body = GetDataResponse {
+            data: Some(b"server.1=127.0.0.1:2888:3888:participant\nversion=100000000".to_vec()),
+            stat: Stat::default(),
+        };
+        let bytes = body.to_bytes();
+        let decoded = Response::decode(OpCode::RECONFIG, &mut Reader::new(&bytes)).unwrap();
+        assert_eq!(decoded, Response::GetData(body));
     }
 }
