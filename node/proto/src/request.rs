@@ -459,9 +459,7 @@ impl Response {
             }
             OpCode::EXISTS | OpCode::SET_DATA | OpCode::SET_ACL => Response::Stat(Stat::decode(r)?),
             // reconfig answers with the new configuration and the stat of /zookeeper/config.
-            OpCode::GET_DATA | OpCode::RECONFIG => {
-                Response::GetData(GetDataResponse::decode(r)?)
-            }
+            OpCode::GET_DATA | OpCode::RECONFIG => Response::GetData(GetDataResponse::decode(r)?),
             OpCode::GET_ACL => Response::GetAcl(GetAclResponse::decode(r)?),
             OpCode::GET_CHILDREN => Response::GetChildren(GetChildrenResponse::decode(r)?),
             OpCode::GET_CHILDREN2 => Response::GetChildren2(GetChildren2Response::decode(r)?),
