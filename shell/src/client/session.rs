@@ -79,7 +79,6 @@ struct Pending {
 enum Ended {
     Lost(String),
     Closed,
-    Expired,
 }
 
 /// The session's state that outlives connections.
@@ -119,8 +118,9 @@ impl Session {
         let mut last_error = String::new();
         loop {
             let conn = match self.connect_any(&mut last_error).await {
-                Some(conn) => conn,
-                None => return self.finish(SessionState::Closed),
+                Found::Conn(conn) => conn,
+                Found::Expired => return self.finish(SessionState::Expired),
+                Found::Closed => return self.finish(SessionState::Closed),
             };
             match self.serve(conn).await {
                 Ended::Lost(why) => {
@@ -128,7 +128,6 @@ impl Session {
                     self.set_state(SessionState::Disconnected, None);
                 }
                 Ended::Closed => return self.finish(SessionState::Closed),
-                Ended::Expired => return self.finish(SessionState::Expired),
             }
         }
     }
@@ -177,25 +176,25 @@ impl Session {
         *self.close_rx.borrow() || self.rx.is_closed()
     }
 
-    /// Tries the hosts in turn until one accepts the session. `None` when the client closed
-    /// meanwhile. An expired session ends the task through `Some` + `serve`.
-    async fn connect_any(&mut self, last_error: &mut String) -> Option<Conn> {
+    /// Tries the hosts in turn until one accepts the session, says it expired, or the client
+    /// is closed.
+    async fn connect_any(&mut self, last_error: &mut String) -> Found {
         let mut pause = RETRY_PAUSE_MIN;
         loop {
             for _ in 0..self.hosts.len() {
                 if self.closing() {
-                    return None;
+                    return Found::Closed;
                 }
                 let host = self.hosts[self.host_next % self.hosts.len()].clone();
                 self.host_next = (self.host_next + 1) % self.hosts.len();
                 let mut close_rx = self.close_rx.clone();
                 let attempt = tokio::select! {
                     r = self.handshake(&host) => r,
-                    _ = closed(&mut close_rx) => return None,
+                    _ = closed(&mut close_rx) => return Found::Closed,
                 };
                 match attempt {
-                    Ok(conn) => return Some(conn),
-                    Err(HandshakeError::Expired(conn)) => return Some(conn),
+                    Ok(conn) => return Found::Conn(conn),
+                    Err(HandshakeError::Expired) => return Found::Expired,
                     Err(HandshakeError::Failed(why)) => {
                         *last_error = format!("{host}: {why}");
                         self.shared.set_last_error(last_error.clone());
@@ -240,8 +239,7 @@ impl Session {
             .map_err(|_| HandshakeError::Failed("no answer to the handshake".into()))?
             .map_err(HandshakeError::Failed)?;
         if resp.timeout_ms <= 0 {
-            self.emit_expired_marker();
-            return Err(HandshakeError::Expired(conn.expired()));
+            return Err(HandshakeError::Expired);
         }
         self.session_id = resp.session_id;
         self.passwd = resp.passwd;
@@ -257,10 +255,6 @@ impl Session {
         } else {
             self.passwd.clone()
         }
-    }
-
-    fn emit_expired_marker(&mut self) {
-        self.timeout_ms = 0;
     }
 
     /// After a handshake: credentials, then watches, before any queued request (the order of
@@ -300,9 +294,6 @@ impl Session {
 
     /// Serves one connection until it breaks, the client closes, or the session expires.
     async fn serve(&mut self, mut conn: Conn) -> Ended {
-        if self.timeout_ms <= 0 {
-            return Ended::Expired;
-        }
         let timeout_ms = self.timeout_ms as u64;
         let ping_every = Duration::from_millis(timeout_ms / 3);
         let read_timeout = Duration::from_millis(timeout_ms * 2 / 3);
@@ -495,8 +486,15 @@ async fn closed(rx: &mut watch::Receiver<bool>) {
 
 enum HandshakeError {
     Failed(String),
-    /// The server said the session is gone; the connection is kept only to end `serve`.
-    Expired(Conn),
+    /// The server answered with timeout 0: the session is gone.
+    Expired,
+}
+
+/// What looking for a server ended with.
+enum Found {
+    Conn(Conn),
+    Expired,
+    Closed,
 }
 
 impl Pending {
@@ -552,10 +550,6 @@ impl Conn {
                 return Err("server closed the connection during the handshake".into());
             }
         }
-    }
-
-    fn expired(self) -> Conn {
-        self
     }
 
     fn push(&mut self, xid: i32, op: OpCode, request: &Request, pending: Pending) {
