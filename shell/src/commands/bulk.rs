@@ -47,7 +47,7 @@ async fn snapshot(client: &Client, root: &str, recursive: bool) -> Result<Snapsh
 }
 
 /// Asks before a destructive step, unless `yes`.
-pub type Confirm<'a> = &'a mut dyn FnMut(&str) -> bool;
+pub type Confirm<'a> = &'a mut (dyn FnMut(&str) -> bool + Send);
 
 /// Copies `src` to `dst`: data and ACLs, the whole subtree when `recursive`.
 pub async fn copy(

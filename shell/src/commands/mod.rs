@@ -388,3 +388,24 @@ mod tests {
         assert_eq!(normalize("/", "."), "/");
     }
 }
+
+#[cfg(test)]
+mod send_tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// zk-top runs commands on its own tasks, so the futures must be Send.
+    #[test]
+    fn command_futures_are_send() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut shell = Shell::new(ClusterList::default(), ShellOptions::default());
+            let mut fe = Collect::default();
+            let fut = shell.run_line("ls /", &mut fe);
+            assert_send(&fut);
+        });
+    }
+}
