@@ -6,6 +6,7 @@
 //! ends: dropping it flushes the lines still queued for the file.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -36,8 +37,10 @@ fn filter() -> EnvFilter {
 pub fn init(target: &Target) -> Result<Guard> {
     match &target.dir {
         None => {
+            // Colours only on a terminal, so redirected logs stay plain text.
             tracing_subscriber::fmt()
                 .with_env_filter(filter())
+                .with_ansi(std::io::stderr().is_terminal())
                 .with_writer(std::io::stderr)
                 .init();
             Ok(Guard {

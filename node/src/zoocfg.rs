@@ -56,7 +56,7 @@ impl ServerLine {
             let (host, rest) = split_host(part.trim()).ok_or_else(|| expected.to_string())?;
             let fields: Vec<&str> = rest.split(':').collect();
             if fields.len() < 2 || fields.len() > 3 || host.is_empty() {
-                return Err(format!("`{value}`: {expected}"));
+                return Err(expected.to_string());
             }
             let port = |s: &str, what: &str| {
                 s.trim()
