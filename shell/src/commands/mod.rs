@@ -15,6 +15,7 @@ pub mod output;
 pub mod parse;
 pub mod servers;
 pub mod spec;
+pub mod transcript;
 pub mod walk;
 
 use std::collections::BTreeMap;
