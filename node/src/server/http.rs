@@ -113,7 +113,7 @@ pub async fn serve<H, F>(
     }
 }
 
-async fn connection<H, F>(mut stream: TcpStream, handler: &H, shutdown: watch::Receiver<bool>)
+async fn connection<H, F>(mut stream: TcpStream, handler: &H, mut shutdown: watch::Receiver<bool>)
 where
     H: Fn(Request) -> F,
     F: Future<Output = Response>,
@@ -123,10 +123,14 @@ where
         if *shutdown.borrow() {
             return;
         }
-        let head = match tokio::time::timeout(IDLE_TIMEOUT, read_head(&mut stream, &mut buf)).await
-        {
-            Ok(Ok(Some(h))) => h,
-            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => return,
+        // An idle keep-alive connection ends at shutdown or after the idle timeout.
+        let read = tokio::time::timeout(IDLE_TIMEOUT, read_head(&mut stream, &mut buf));
+        let head = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = read => match r {
+                Ok(Ok(Some(h))) => h,
+                Ok(Ok(None)) | Ok(Err(_)) | Err(_) => return,
+            },
         };
         let parsed = parse_head(&buf[..head]);
         buf.drain(..head);
