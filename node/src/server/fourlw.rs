@@ -216,12 +216,13 @@ pub fn apache_op(name: &str) -> &str {
     }
 }
 
-/// The server id `conf` and the AdminServer report: Apache reports 0 for a standalone server.
+/// The server id `conf` and the AdminServer report: Apache reports 0 for a standalone server
+/// (no `server.N` lines, or a single one).
 pub fn reported_server_id(core: &Core) -> i64 {
-    if core.config().servers.is_empty() {
-        0
-    } else {
+    if core.config().is_distributed() {
         core.config().server_id as i64
+    } else {
+        0
     }
 }
 
