@@ -1,4 +1,5 @@
-//! Goal: when the server expires the session, the client says so: an `Expired` state event,
+//! Goal: an idle session stays alive on pings; when the server expires the session, the client
+//! says so: an `Expired` state event,
 //! then every request fails with SessionExpired and the shell reports it in words.
 //! Method: freeze the (standalone) Apache server with SIGSTOP for longer than the session
 //! timeout; when it is continued, its session tracker expires the silent session and the
@@ -25,6 +26,12 @@ async fn t35_session_expiry_is_an_event_and_an_error() {
     };
     let c = Client::connect(&zk.connect_string(), opts).await.unwrap();
     assert_eq!(c.info().timeout_ms, 2_000);
+
+    // Idle for twice the timeout: pings at a third of it keep the session alive.
+    let session = c.session_id();
+    tokio::time::sleep(Duration::from_millis(4_000)).await;
+    assert!(c.exists("/", false).await.unwrap().is_some());
+    assert_eq!(c.session_id(), session);
 
     zk.signal(0, "STOP");
     tokio::time::sleep(Duration::from_millis(5_000)).await;
