@@ -150,17 +150,6 @@ impl Apache {
         }
     }
 
-    /// Sends a signal (`STOP`, `CONT`, ...) to server `i` by PID.
-    pub fn signal(&self, i: usize, sig: &str) {
-        let pid = self.servers[i].child.as_ref().expect("server running").id();
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(pid.to_string())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill -{sig} {pid}");
-    }
-
     /// The `Mode:` line of `srvr` for server `i` (empty when it does not answer).
     pub fn mode(&self, i: usize) -> String {
         let out = four_letter(self.servers[i].client_port, "srvr");
@@ -174,20 +163,6 @@ impl Apache {
 impl Drop for Apache {
     fn drop(&mut self) {
         for i in 0..self.servers.len() {
-            // A test may have left the server stopped (SIGSTOP); continue it so nothing stays
-            // frozen if the kill below fails.
-            if self.servers[i].child.is_some() {
-                let _ = Command::new("kill")
-                    .arg("-CONT")
-                    .arg(
-                        self.servers[i]
-                            .child
-                            .as_ref()
-                            .map_or(0, |c| c.id())
-                            .to_string(),
-                    )
-                    .status();
-            }
             self.kill(i);
         }
     }
