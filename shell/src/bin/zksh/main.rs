@@ -39,7 +39,12 @@ requested server cannot be reached.";
 
 /// An interactive ZooKeeper shell and scripting tool.
 #[derive(Parser, Debug)]
-#[command(name = "zksh", version, about, after_help = AFTER_HELP)]
+#[command(
+    name = "zksh",
+    version,
+    about = "An interactive ZooKeeper shell and scripting tool (Apache ZooKeeper 3.5+ and zk-node)",
+    after_help = AFTER_HELP
+)]
 struct Args {
     /// Connect string: host:port[,host:port...][/chroot].
     #[arg(value_name = "CONNECT")]
