@@ -179,9 +179,10 @@ async fn t40_tab_completion_history_and_ctrl_c_in_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let history = dir.path().join("history");
     let command = format!(
-        "env HOME={} TERM=xterm {} -s {} --history {} 2>{}",
+        "env HOME={} TERM=xterm {} -s {} --add-cluster other={} --history {} 2>{}",
         dir.path().display(),
         env!("CARGO_BIN_EXE_zksh"),
+        zk.connect_string(),
         zk.connect_string(),
         history.display(),
         dir.path().join("stderr").display()
@@ -231,6 +232,21 @@ async fn t40_tab_completion_history_and_ctrl_c_in_a_terminal() {
         "{}",
         t.screen()
     );
+
+    // cp and diff complete CLUSTER:/path on another open connection.
+    t.type_text("connect other");
+    t.wait_last_line("zk:main /> connect other");
+    t.keys(&["Enter"]);
+    t.wait_last_line("zk:other />");
+    t.type_text("use main");
+    t.wait_last_line("zk:other /> use main");
+    t.keys(&["Enter"]);
+    t.wait_last_line(PROMPT);
+    t.type_text("diff other:/alp");
+    t.keys(&["Tab"]);
+    t.wait_last_line("zk:main /> diff other:/alpha/");
+    t.keys(&["C-u"]);
+    t.wait_last_line(PROMPT);
 
     // Ctrl-D leaves; the history file has the commands.
     t.keys(&["C-d"]);

@@ -180,6 +180,11 @@ impl Shell {
         self.current.as_ref().and_then(|n| self.conns.get(n))
     }
 
+    /// An open connection by name.
+    pub fn connection(&self, name: &str) -> Option<&Connection> {
+        self.conns.get(name)
+    }
+
     /// Names of open connections.
     pub fn connection_names(&self) -> Vec<String> {
         self.conns.keys().cloned().collect()

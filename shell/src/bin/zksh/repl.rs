@@ -39,6 +39,8 @@ struct CompletionState {
     client: Option<Client>,
     cwd: String,
     clusters: Vec<String>,
+    /// Open connections by name, for `NAME:/path` in cp and diff.
+    clients: std::collections::BTreeMap<String, Client>,
 }
 
 struct ZkHelper {
@@ -101,6 +103,11 @@ fn refresh(state: &Arc<Mutex<CompletionState>>, shell: &Shell) {
         .map(|s| s.to_string())
         .collect();
     names.extend(shell.connection_names());
+    s.clients = shell
+        .connection_names()
+        .into_iter()
+        .filter_map(|n| shell.connection(&n).map(|c| (n, c.client.clone())))
+        .collect();
     names.sort();
     names.dedup();
     s.clusters = names;
@@ -283,7 +290,8 @@ impl ZkHelper {
                     .clone();
                 complete_from(names.iter().map(String::as_str), word)
             }
-            ArgKind::Path | ArgKind::Location if !word.contains(':') => self.complete_path(word),
+            ArgKind::Location if word.contains(':') => self.complete_location(word),
+            ArgKind::Path | ArgKind::Location => self.complete_path(word),
             _ => Vec::new(),
         }
     }
@@ -297,12 +305,38 @@ impl ZkHelper {
         let Some(client) = client else {
             return Vec::new();
         };
+        self.complete_on(&client, &cwd, word)
+    }
+
+    /// `NAME:/pa` completes on the open connection NAME.
+    fn complete_location(&self, word: &str) -> Vec<Pair> {
+        let Some((name, path)) = word.split_once(':') else {
+            return Vec::new();
+        };
+        let client = self
+            .state
+            .lock()
+            .expect("completion state")
+            .clients
+            .get(name)
+            .cloned();
+        let Some(client) = client else {
+            return Vec::new();
+        };
+        let mut out = self.complete_on(&client, "/", path);
+        for p in &mut out {
+            p.replacement = format!("{name}:{}", p.replacement);
+        }
+        out
+    }
+
+    fn complete_on(&self, client: &Client, cwd: &str, word: &str) -> Vec<Pair> {
         let (dir_typed, prefix) = match word.rfind('/') {
             Some(i) => (&word[..=i], &word[i + 1..]),
             None => ("", word),
         };
-        let dir = normalize(&cwd, if dir_typed.is_empty() { "." } else { dir_typed });
-        let children = self.children(&client, &dir);
+        let dir = normalize(cwd, if dir_typed.is_empty() { "." } else { dir_typed });
+        let children = self.children(client, &dir);
         let mut out: Vec<Pair> = children
             .into_iter()
             .filter(|c| c.starts_with(prefix))
@@ -313,7 +347,7 @@ impl ZkHelper {
             .collect();
         if out.len() == 1 {
             let full = normalize(&dir, &out[0].display);
-            if !self.children(&client, &full).is_empty() {
+            if !self.children(client, &full).is_empty() {
                 out[0].replacement.push('/');
             }
         }
