@@ -193,6 +193,17 @@ fn prometheus_endpoint_has_apache_names_and_format() {
             "fsynctime_sum"
         ]
     );
+    // Per-namespace summaries, labelled by the top-level znode (`key`), Apache's byte counts.
+    let ns: Vec<(String, f64)> = m["read_per_namespace"].samples.clone();
+    assert_eq!(
+        ns.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
+        [
+            "read_per_namespace{key=\"a\",quantile=\"0.5\",}",
+            "read_per_namespace_count{key=\"a\",}",
+            "read_per_namespace_sum{key=\"a\",}"
+        ]
+    );
+    assert_eq!((ns[1].1, ns[2].1), (4.0, 306.0));
     // The same numbers as mntr.
     let mntr = node.four("mntr");
     let get = |k: &str| -> f64 {

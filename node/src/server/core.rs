@@ -685,6 +685,7 @@ impl Core {
 
     async fn apply(&mut self, f: InFlight) {
         let mut notes = Vec::new();
+        self.stats.record_write_namespace(&f.txn);
         let rc = self.tree.apply(&f.hdr, &f.txn, &mut notes);
         self.prep.applied(f.hdr.zxid);
         self.write_error = None;
@@ -973,6 +974,9 @@ impl Core {
             }
             _ => (zxid, self.read(conn, &req)),
         };
+        if let Ok(resp) = &result {
+            self.stats.record_read_namespace(&req, resp);
+        }
         self.record_answer(conn, xid, reply_zxid, start, false);
         let f = match result {
             Ok(body) => reply_frame(xid, reply_zxid, 0, Some(&body)),

@@ -174,17 +174,18 @@ pub const ADVANCED_SUMMARIES: &[&str] = &[
     "write_commitproc_time_ms",
 ];
 
-/// Labelled families Apache registers; they have samples only once a label (a namespace, a
-/// learner) has a value, and zk-node records none of them yet. Prometheus lists their HELP and
-/// TYPE all the same. (name, type, advanced)
+/// Basic summary sets (labelled by key) zk-node measures, in Apache's mntr order.
+pub const SUMMARY_SETS: &[&str] = &["read_per_namespace", "write_per_namespace"];
+
+/// Labelled families Apache registers that have samples only once a label (a quota, a learner)
+/// has a value, which zk-node does not record yet. Prometheus lists their HELP and TYPE all the
+/// same; mntr prints nothing for them, as Apache does while they are empty. (name, type)
 const LABELLED: &[(&str, &str)] = &[
     ("quota_count_limit_per_namespace", "gauge"),
     ("quota_bytes_limit_per_namespace", "gauge"),
     ("quota_count_usage_per_namespace", "gauge"),
     ("quota_bytes_usage_per_namespace", "gauge"),
     ("quota_exceeded_error_per_namespace", "counter"),
-    ("write_per_namespace", "summary"),
-    ("read_per_namespace", "summary"),
     ("learner_handler_qp_size", "summary"),
     ("learner_handler_qp_time_ms", "summary"),
     ("ack_latency", "summary"),
@@ -236,6 +237,8 @@ pub struct Snapshot {
     pub gauges: Vec<(&'static str, Value)>,
     pub counters: Vec<(&'static str, i64)>,
     pub summaries: Vec<(&'static str, SummaryValues)>,
+    /// Labelled basic summaries: (name, [(key, values)]).
+    pub summary_sets: Vec<(&'static str, Vec<(String, SummaryValues)>)>,
 }
 
 /// The server's state as `srvr`, `mntr` and the AdminServer print it. zk-node serves standalone
@@ -277,11 +280,19 @@ impl Snapshot {
             .chain(ADVANCED_SUMMARIES)
             .map(|&n| (n, summary(core, n)))
             .collect();
+        let set = |m: &std::collections::BTreeMap<String, Summary>| {
+            m.iter().map(|(k, s)| (k.clone(), s.values())).collect()
+        };
+        let summary_sets = vec![
+            ("read_per_namespace", set(&core.stats.read_per_namespace)),
+            ("write_per_namespace", set(&core.stats.write_per_namespace)),
+        ];
         Snapshot {
             header,
             gauges,
             counters,
             summaries,
+            summary_sets,
         }
     }
 
@@ -304,6 +315,16 @@ impl Snapshot {
                 for (q, v) in ["p50", "p95", "p99", "p999"].iter().zip(p) {
                     out.push((format!("{q}_{k}"), Value::Int(v)));
                 }
+            }
+        }
+        // Apache's AvgMinMaxCounterSet: `avg_<key>_<name>` and so on, per key.
+        for (name, entries) in &self.summary_sets {
+            for (key, s) in entries {
+                out.push((format!("avg_{key}_{name}"), Value::Float(s.avg)));
+                out.push((format!("min_{key}_{name}"), Value::Int(s.min)));
+                out.push((format!("max_{key}_{name}"), Value::Int(s.max)));
+                out.push((format!("cnt_{key}_{name}"), Value::Int(s.count as i64)));
+                out.push((format!("sum_{key}_{name}"), Value::Int(s.sum)));
             }
         }
         out
@@ -355,12 +376,43 @@ impl Snapshot {
             let _ = writeln!(out, "{k}_count {}", prom_double(s.count as f64));
             let _ = writeln!(out, "{k}_sum {}", prom_double(s.sum as f64));
         }
+        for (k, entries) in &self.summary_sets {
+            family(&mut out, k, "summary");
+            for (key, s) in entries {
+                let key = escape_label(key);
+                for (q, v) in &s.quantiles {
+                    let _ = writeln!(
+                        out,
+                        "{k}{{key=\"{key}\",quantile=\"{}\",}} {}",
+                        prom_double(*q),
+                        prom_double(*v)
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "{k}_count{{key=\"{key}\",}} {}",
+                    prom_double(s.count as f64)
+                );
+                let _ = writeln!(
+                    out,
+                    "{k}_sum{{key=\"{key}\",}} {}",
+                    prom_double(s.sum as f64)
+                );
+            }
+        }
         for (k, kind) in LABELLED {
             family(&mut out, k, kind);
         }
         proc_metrics.write(&mut out);
         out
     }
+}
+
+/// A label value as the Prometheus text format escapes it.
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Go's formatting of a float as the Prometheus Java client writes it (`Double.toString`, with
@@ -633,6 +685,7 @@ mod tests {
             .chain(COUNTERS)
             .chain(BASIC_SUMMARIES)
             .chain(ADVANCED_SUMMARIES)
+            .chain(SUMMARY_SETS)
             .copied()
             .chain(LABELLED.iter().map(|(n, _)| *n))
             .collect();

@@ -6,8 +6,12 @@
 //! statistics never changes them: only `crst` ([`ConnStats::reset`]) and `srst`
 //! ([`Stats::reset`]) do, as in Apache.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use zk_proto::txn::Txn;
+use zk_proto::{MultiOp, MultiResult, Request, Response};
 
 /// How many recent samples a percentile summary keeps. Apache's `AvgMinMaxPercentileCounter`
 /// samples a bounded reservoir too; a ring of the newest samples is enough for p50..p999 of a
@@ -19,6 +23,22 @@ pub const PERCENTILE_WINDOW: usize = 1024;
 pub fn elapsed_ms() -> u64 {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
     ORIGIN.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// Namespaces (top-level znodes) tracked by the per-namespace summaries. Apache keeps one per
+/// namespace without a bound; past this many, new namespaces are not tracked, so a client
+/// creating top-level znodes in a loop cannot grow the server's memory through statistics.
+pub const NAMESPACES_MAX: usize = 1024;
+
+/// What Apache adds to every read's size for the stat (`DataTree.STAT_OVERHEAD_BYTES`).
+pub const STAT_OVERHEAD_BYTES: usize = 6 * 8 + 5 * 4;
+
+/// The top-level znode of `path` (Apache's `PathUtils.getTopNamespace`): `a` for `/a/b`, none
+/// for `/`.
+pub fn top_namespace(path: &str) -> Option<&str> {
+    let mut parts = path.split('/');
+    parts.next()?;
+    parts.next().filter(|ns| !ns.is_empty())
 }
 
 /// Milliseconds since the Unix epoch.
@@ -248,6 +268,10 @@ pub struct Stats {
     pub startup_snap_load_time: Summary,
     pub startup_txns_loaded: Summary,
     pub startup_txns_load_time: Summary,
+    /// Bytes read and written per top-level znode (`<ns>_read_per_namespace`,
+    /// `<ns>_write_per_namespace`), as Apache's DataTree counts them.
+    pub read_per_namespace: BTreeMap<String, Summary>,
+    pub write_per_namespace: BTreeMap<String, Summary>,
 }
 
 impl Default for Stats {
@@ -270,7 +294,22 @@ impl Default for Stats {
             startup_snap_load_time: Summary::basic(),
             startup_txns_loaded: Summary::basic(),
             startup_txns_load_time: Summary::basic(),
+            read_per_namespace: BTreeMap::new(),
+            write_per_namespace: BTreeMap::new(),
         }
+    }
+}
+
+fn add_per_namespace(set: &mut BTreeMap<String, Summary>, path: &str, bytes: usize) {
+    let Some(ns) = top_namespace(path) else {
+        return;
+    };
+    if let Some(s) = set.get_mut(ns) {
+        s.add(bytes as i64);
+    } else if set.len() < NAMESPACES_MAX {
+        let mut s = Summary::basic();
+        s.add(bytes as i64);
+        set.insert(ns.to_string(), s);
     }
 }
 
@@ -312,8 +351,89 @@ impl Stats {
         self.latency.max()
     }
 
+    /// A successful read: getData, exists, getChildren (and their multiRead forms) count the
+    /// path, the bytes returned and the stat (Apache's `DataTree.updateReadStat`).
+    pub fn record_read_namespace(&mut self, req: &Request, resp: &Response) {
+        let set = &mut self.read_per_namespace;
+        let names = |c: &[String]| c.iter().map(String::len).sum::<usize>();
+        match (req, resp) {
+            (Request::GetData(r), Response::GetData(d)) => {
+                let len = d.data.as_ref().map_or(0, Vec::len);
+                add_per_namespace(set, &r.path, r.path.len() + len + STAT_OVERHEAD_BYTES);
+            }
+            (Request::Exists(r), Response::Stat(_)) => {
+                add_per_namespace(set, &r.path, r.path.len() + STAT_OVERHEAD_BYTES);
+            }
+            (Request::GetChildren(r), Response::GetChildren(c)) => {
+                let n = r.path.len() + names(&c.children) + STAT_OVERHEAD_BYTES;
+                add_per_namespace(set, &r.path, n);
+            }
+            (Request::GetChildren2(r), Response::GetChildren2(c)) => {
+                let n = r.path.len() + names(&c.children) + STAT_OVERHEAD_BYTES;
+                add_per_namespace(set, &r.path, n);
+            }
+            (Request::MultiRead(ops), Response::Multi(results)) => {
+                for (op, res) in ops.iter().zip(results) {
+                    let n = match (op, res) {
+                        (MultiOp::GetData(r), MultiResult::GetData { data, .. }) => {
+                            r.path.len() + data.as_ref().map_or(0, Vec::len)
+                        }
+                        (MultiOp::GetChildren(r), MultiResult::GetChildren { children }) => {
+                            r.path.len() + names(children)
+                        }
+                        _ => continue,
+                    };
+                    add_per_namespace(set, op.path(), n + STAT_OVERHEAD_BYTES);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A committed transaction: creates and setData count the path and the data, deletes the
+    /// path (Apache's `DataTree.updateWriteStat`); a closed session deletes its ephemerals.
+    pub fn record_write_namespace(&mut self, txn: &Txn) {
+        let set = &mut self.write_per_namespace;
+        let data_len = |d: &Option<Vec<u8>>| d.as_ref().map_or(0, Vec::len);
+        match txn {
+            Txn::Create(t) | Txn::Create2(t) => {
+                add_per_namespace(set, &t.path, t.path.len() + data_len(&t.data))
+            }
+            Txn::CreateContainer(t) => {
+                add_per_namespace(set, &t.path, t.path.len() + data_len(&t.data))
+            }
+            Txn::CreateTtl(t) => add_per_namespace(set, &t.path, t.path.len() + data_len(&t.data)),
+            Txn::Delete(t) | Txn::DeleteContainer(t) => {
+                add_per_namespace(set, &t.path, t.path.len())
+            }
+            Txn::SetData(t) => add_per_namespace(set, &t.path, t.path.len() + data_len(&t.data)),
+            Txn::CloseSession(Some(c)) => {
+                for p in &c.paths_to_delete {
+                    add_per_namespace(set, p, p.len());
+                }
+            }
+            Txn::Multi(txns) => {
+                for t in txns {
+                    self.record_write_namespace(t);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `srst`: every statistic back to its start. Namespaces seen stay listed with zero
+    /// values, as Apache's summary sets keep their keys.
     pub fn reset(&mut self) {
-        *self = Stats::default();
+        let mut fresh = Stats::default();
+        for (old, new) in [
+            (&self.read_per_namespace, &mut fresh.read_per_namespace),
+            (&self.write_per_namespace, &mut fresh.write_per_namespace),
+        ] {
+            for k in old.keys() {
+                new.insert(k.clone(), Summary::basic());
+            }
+        }
+        *self = fresh;
     }
 }
 
@@ -428,6 +548,44 @@ mod tests {
         b.record(93);
         b.record(16);
         assert_eq!((b.last, b.min, b.max), (16, 16, 93));
+    }
+
+    #[test]
+    fn namespaces_as_apache_splits_paths() {
+        assert_eq!(top_namespace("/a/b"), Some("a"));
+        assert_eq!(top_namespace("/a"), Some("a"));
+        assert_eq!(top_namespace("/"), None);
+        assert_eq!(top_namespace(""), None);
+    }
+
+    /// The numbers a captured Apache 3.8 server reported for the ops tests' workload: reads of
+    /// /a (5 bytes, twice), its 3 children and /a/b's stat; five writes under /a.
+    #[test]
+    fn per_namespace_bytes_match_apache() {
+        use zk_proto::proto::{GetChildrenResponse, GetDataResponse, PathWatchRequest};
+        let mut s = Stats::default();
+        let pw = |p: &str| PathWatchRequest {
+            path: p.into(),
+            watch: true,
+        };
+        let data = Response::GetData(GetDataResponse {
+            data: Some(b"hello".to_vec()),
+            stat: Default::default(),
+        });
+        s.record_read_namespace(&Request::GetData(pw("/a")), &data);
+        s.record_read_namespace(&Request::GetData(pw("/a")), &data);
+        let children = Response::GetChildren(GetChildrenResponse {
+            children: vec!["b".into(), "e".into(), "s-0000000000".into()],
+        });
+        s.record_read_namespace(&Request::GetChildren(pw("/a")), &children);
+        s.record_read_namespace(
+            &Request::Exists(pw("/a/b")),
+            &Response::Stat(Default::default()),
+        );
+        let r = &s.read_per_namespace["a"];
+        assert_eq!((r.count, r.sum, r.min(), r.max()), (4, 306, 72, 84));
+        s.reset();
+        assert_eq!(s.read_per_namespace["a"].count, 0);
     }
 
     #[test]
