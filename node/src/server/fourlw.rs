@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -50,13 +51,19 @@ pub fn is_known(word: &[u8]) -> bool {
 /// The text answered for `cmd` (already known to be a 4lw). Counts the word as a packet
 /// received and its answer as a packet sent, as Apache does.
 pub fn answer(core: &mut Core, cmd: &str) -> String {
+    answer_for(core, cmd, None)
+}
+
+/// [`answer`], listing the asking connection (`asker`, its peer address) among the clients of
+/// `stat`, `cons` and `dump` as Apache does: it is a connection of the server too.
+pub fn answer_for(core: &mut Core, cmd: &str, asker: Option<SocketAddr>) -> String {
     core.stats.packets_received += 1;
-    let text = run(core, cmd);
+    let text = run(core, cmd, asker);
     core.stats.packets_sent += 1;
     text
 }
 
-fn run(core: &mut Core, cmd: &str) -> String {
+fn run(core: &mut Core, cmd: &str, asker: Option<SocketAddr>) -> String {
     if !core.config().four_letter_allowed(cmd) {
         return format!("{cmd} is not executed because it is not in the whitelist.\n");
     }
@@ -77,10 +84,10 @@ fn run(core: &mut Core, cmd: &str) -> String {
     match cmd {
         "isro" => "rw".into(),
         "srvr" => srvr(core),
-        "stat" => stat(core),
+        "stat" => stat(core, asker),
         "mntr" => Snapshot::collect(core, 1).mntr(),
         "conf" => conf(core),
-        "cons" => cons(core),
+        "cons" => cons(core, asker),
         "crst" => {
             reset_connection_stats(core);
             "Connection stats reset.\n".into()
@@ -89,7 +96,7 @@ fn run(core: &mut Core, cmd: &str) -> String {
             core.stats.reset();
             "Server stats reset.\n".into()
         }
-        "dump" => dump(core),
+        "dump" => dump(core, asker),
         "wchs" => wchs(core),
         "wchc" => wchc(core),
         "wchp" => wchp(core),
@@ -132,8 +139,16 @@ fn srvr(core: &Core) -> String {
     format!("Zookeeper version: {VERSION}\n{}", summary_lines(core, 1))
 }
 
-fn stat(core: &Core) -> String {
+/// The asking connection's line: no session, one packet read, nothing sent yet, not reading.
+fn asker_line(out: &mut String, asker: Option<SocketAddr>) {
+    if let Some(a) = asker {
+        let _ = writeln!(out, " /{a}[0](queued=0,recved=1,sent=0)");
+    }
+}
+
+fn stat(core: &Core, asker: Option<SocketAddr>) -> String {
     let mut out = format!("Zookeeper version: {VERSION}\nClients:\n");
+    asker_line(&mut out, asker);
     for (addr, recved, sent, _, _, _, queued) in core.connection_lines() {
         let _ = writeln!(
             out,
@@ -145,8 +160,9 @@ fn stat(core: &Core) -> String {
     out
 }
 
-fn cons(core: &Core) -> String {
+fn cons(core: &Core, asker: Option<SocketAddr>) -> String {
     let mut out = String::new();
+    asker_line(&mut out, asker);
     for c in core.conns.values() {
         let _ = write!(
             out,
@@ -399,7 +415,7 @@ pub fn session_buckets(core: &Core) -> BTreeMap<u64, (i64, Vec<i64>)> {
     buckets
 }
 
-fn dump(core: &Core) -> String {
+fn dump(core: &Core, asker: Option<SocketAddr>) -> String {
     let mut out = String::from("SessionTracker dump:\n");
     let buckets = session_buckets(core);
     let _ = writeln!(
@@ -428,6 +444,14 @@ fn dump(core: &Core) -> String {
     // timeout.
     out.push_str("Connections dump:\n");
     let mut conns: BTreeMap<u64, (i64, Vec<String>)> = BTreeMap::new();
+    if let Some(a) = asker {
+        let (at, wall) = deadline_clocks(core, core.uptime_ms() + 10_000);
+        conns
+            .entry(at)
+            .or_insert((wall, Vec::new()))
+            .1
+            .push(format!("ip: /{a} sessionId: 0x0"));
+    }
     for c in core.conns.values() {
         let deadline = c
             .session
@@ -449,7 +473,7 @@ fn dump(core: &Core) -> String {
         out,
         "Connections Sets ({})/({}):",
         conns.len(),
-        core.conns.len()
+        core.conns.len() + usize::from(asker.is_some())
     );
     for (wall, lines) in conns.values() {
         let _ = writeln!(out, "{} expire at {}:", lines.len(), java_date(*wall));
