@@ -10,7 +10,7 @@ use super::walk::{
     child_path, for_each_parallel, read_acls, read_data, rebase, relative, walk, Subtree,
 };
 use super::CmdError;
-use crate::client::{Client, NodeData};
+use crate::client::{to_server_path, Client, NodeData};
 
 /// One end of a cp or diff.
 pub struct End<'a> {
@@ -29,8 +29,23 @@ struct Snapshot {
     acls: BTreeMap<String, Vec<Acl>>,
 }
 
+/// Walks a subtree without ZooKeeper's own nodes (`/zookeeper` and below, as the server sees
+/// paths): they belong to each ensemble, cannot be deleted, and differ between clusters.
+async fn walk_user(client: &Client, root: &str, depth: Option<usize>) -> Result<Subtree, CmdError> {
+    let mut tree = walk(client, root, depth).await?;
+    let chroot = client.chroot();
+    tree.nodes
+        .retain(|p, _| !is_reserved(&to_server_path(chroot, p)));
+    Ok(tree)
+}
+
+/// `/zookeeper` and everything under it, in server paths.
+pub fn is_reserved(server_path: &str) -> bool {
+    server_path == "/zookeeper" || server_path.starts_with("/zookeeper/")
+}
+
 async fn snapshot(client: &Client, root: &str, recursive: bool) -> Result<Snapshot, CmdError> {
-    let mut tree = walk(client, root, if recursive { None } else { Some(0) }).await?;
+    let mut tree = walk_user(client, root, if recursive { None } else { Some(0) }).await?;
     // Ephemerals belong to a session on the source; a copy would be a persistent stranger.
     let before = tree.nodes.len();
     tree.nodes.retain(|_, n| n.stat.ephemeral_owner == 0);
@@ -194,7 +209,7 @@ pub async fn diff(a: End<'_>, b: End<'_>) -> Result<Output, CmdError> {
 }
 
 async fn snapshot_all(client: &Client, root: &str) -> Result<Snapshot, CmdError> {
-    let tree = walk(client, root, None).await?;
+    let tree = walk_user(client, root, None).await?;
     let paths = tree.paths();
     let data = read_data(client, &paths).await?;
     let acls = read_acls(client, &paths).await?;
@@ -249,14 +264,21 @@ pub async fn delete_all(
     root: &str,
     confirm: Confirm<'_>,
 ) -> Result<Output, CmdError> {
-    let tree = walk(client, root, None).await?;
-    let n = tree.nodes.len();
+    let tree = walk_user(client, root, None).await?;
+    // The server's root cannot be deleted; `deleteall /` empties it.
+    let is_root = |p: &String| to_server_path(client.chroot(), p) == "/";
+    let levels: Vec<Vec<String>> = tree
+        .levels()
+        .into_iter()
+        .map(|l| l.into_iter().filter(|p| !is_root(p)).collect())
+        .collect();
+    let n: usize = levels.iter().map(Vec::len).sum();
     if !confirm(&format!("deleteall {root}: delete {n} nodes?")) {
         return Err(CmdError::Refused(
             "deleteall cancelled; nothing was deleted".into(),
         ));
     }
-    for level in tree.levels().iter().rev() {
+    for level in levels.iter().rev() {
         for_each_parallel(level, |p| async move {
             match client.delete(&p, -1).await {
                 Err(e) if e.is(zk_proto::ErrorCode::NO_NODE) => Ok(()),
@@ -275,7 +297,7 @@ pub async fn set_acl_all(
     acl: &[Acl],
     confirm: Confirm<'_>,
 ) -> Result<Output, CmdError> {
-    let tree = walk(client, root, None).await?;
+    let tree = walk_user(client, root, None).await?;
     let n = tree.nodes.len();
     if !confirm(&format!("setAcl -R {root}: change the ACL of {n} nodes?")) {
         return Err(CmdError::Refused(
