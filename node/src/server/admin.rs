@@ -274,7 +274,22 @@ fn on_core(c: &mut Core, primary: &str, dirs: (u64, u64), last_snap: Option<(i64
             .with("datadir_size", dirs.0)
             .with("logdir_size", dirs.1),
         "dump" => dump(c),
-        "hash" => Obj::new().with("digests", Json::Array(vec![])),
+        // Apache's ZxidDigest, as Jackson serializes it.
+        "hash" => {
+            let digests = c
+                .stats
+                .digest_log
+                .iter()
+                .map(|(zxid, digest)| {
+                    Obj::new()
+                        .with("zxid", *zxid)
+                        .with("digest", *digest as i64)
+                        .with("digest_version", super::stats::DIGEST_VERSION)
+                        .into()
+                })
+                .collect();
+            Obj::new().with("digests", Json::Array(digests))
+        }
         "initial_configuration" => {
             Obj::new().with("initial_configuration", c.config().initial_config.clone())
         }

@@ -687,6 +687,7 @@ impl Core {
         let mut notes = Vec::new();
         self.stats.record_write_namespace(&f.txn);
         let rc = self.tree.apply(&f.hdr, &f.txn, &mut notes);
+        self.stats.record_digest(f.hdr.zxid, self.tree.digest());
         self.prep.applied(f.hdr.zxid);
         self.write_error = None;
         self.since_snapshot += 1;

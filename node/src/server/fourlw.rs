@@ -104,9 +104,13 @@ fn run(core: &mut Core, cmd: &str, asker: Option<SocketAddr>) -> String {
             let (d, l) = dir_sizes(core);
             format!("datadir_size: {d}\nlogdir_size: {l}\n")
         }
-        // The digest history: Apache records one entry per 128 zxids; zk-node keeps none yet,
-        // which prints as Apache does on a young server.
-        "hash" => String::new(),
+        // The digest history, one entry per 128 zxids: `<zxid hex>: <digest>`.
+        "hash" => core
+            .stats
+            .digest_log
+            .iter()
+            .map(|(zxid, digest)| format!("{zxid:x}: {}\n", *digest as i64))
+            .collect(),
         _ => String::new(),
     }
 }

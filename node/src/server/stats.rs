@@ -6,7 +6,7 @@
 //! statistics never changes them: only `crst` ([`ConnStats::reset`]) and `srst`
 //! ([`Stats::reset`]) do, as in Apache.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,6 +29,14 @@ pub fn elapsed_ms() -> u64 {
 /// namespace without a bound; past this many, new namespaces are not tracked, so a client
 /// creating top-level znodes in a loop cannot grow the server's memory through statistics.
 pub const NAMESPACES_MAX: usize = 1024;
+
+/// Apache records the tree digest of every 128th zxid (`DataTree.DIGEST_LOG_INTERVAL`; 0x80,
+/// so entries line up across servers) and keeps the newest 1024 (`DIGEST_LOG_LIMIT`).
+pub const DIGEST_LOG_INTERVAL: i64 = 128;
+pub const DIGEST_LOG_LIMIT: usize = 1024;
+
+/// Apache's `DigestCalculator.DIGEST_VERSION`.
+pub const DIGEST_VERSION: i32 = 2;
 
 /// What Apache adds to every read's size for the stat (`DataTree.STAT_OVERHEAD_BYTES`).
 pub const STAT_OVERHEAD_BYTES: usize = 6 * 8 + 5 * 4;
@@ -272,6 +280,9 @@ pub struct Stats {
     /// `<ns>_write_per_namespace`), as Apache's DataTree counts them.
     pub read_per_namespace: BTreeMap<String, Summary>,
     pub write_per_namespace: BTreeMap<String, Summary>,
+    /// (zxid, tree digest) of recent zxids divisible by 128, oldest first (`hash`). Not a
+    /// statistic: `srst` keeps it.
+    pub digest_log: VecDeque<(i64, u64)>,
 }
 
 impl Default for Stats {
@@ -296,6 +307,7 @@ impl Default for Stats {
             startup_txns_load_time: Summary::basic(),
             read_per_namespace: BTreeMap::new(),
             write_per_namespace: BTreeMap::new(),
+            digest_log: VecDeque::new(),
         }
     }
 }
@@ -349,6 +361,17 @@ impl Stats {
 
     pub fn max(&self) -> i64 {
         self.latency.max()
+    }
+
+    /// The tree digest after applying `zxid` (Apache's `DataTree.logZxidDigest`).
+    pub fn record_digest(&mut self, zxid: i64, digest: u64) {
+        if zxid % DIGEST_LOG_INTERVAL != 0 {
+            return;
+        }
+        self.digest_log.push_back((zxid, digest));
+        if self.digest_log.len() > DIGEST_LOG_LIMIT {
+            self.digest_log.pop_front();
+        }
     }
 
     /// A successful read: getData, exists, getChildren (and their multiRead forms) count the
@@ -433,6 +456,7 @@ impl Stats {
                 new.insert(k.clone(), Summary::basic());
             }
         }
+        fresh.digest_log = std::mem::take(&mut self.digest_log);
         *self = fresh;
     }
 }
