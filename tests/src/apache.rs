@@ -479,3 +479,32 @@ log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
 log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
 log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ensemble API end to end: three voters elect one leader, a killed follower comes back.
+    /// Ignored by default: three JVMs.
+    #[test]
+    #[ignore = "starts three JVMs; run with --ignored"]
+    fn ensemble_elects_one_leader_and_restarts_a_member() {
+        let Some(mut e) = ApacheEnsemble::start(3, &ServerOptions::default()).expect("start")
+        else {
+            return;
+        };
+        let modes: Vec<Option<String>> = e.servers().iter().map(ApacheServer::mode).collect();
+        let leaders = modes
+            .iter()
+            .filter(|m| m.as_deref() == Some("leader"))
+            .count();
+        assert_eq!(leaders, 1, "modes: {modes:?}");
+        let leader = e.leader().expect("a leader");
+        let follower = (leader + 1) % 3;
+        e.kill(follower);
+        assert!(e.server(follower).mode().is_none());
+        e.restart(follower).expect("restart");
+        assert_eq!(e.server(follower).mode().as_deref(), Some("follower"));
+        assert_eq!(e.connect_string().split(',').count(), 3);
+    }
+}
