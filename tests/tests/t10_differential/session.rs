@@ -224,7 +224,7 @@ pub async fn close_session_deletes_ephemerals(cx: &mut Cx) -> Result<()> {
     let got = s1.close_session().await?;
     cx.log("-> s1 closeSession");
     cx.log_incoming(&got);
-    barrier(cx, &mut s2).await?;
+    barrier_unordered(cx, &mut s2).await?;
     cx.call(
         &mut s2,
         "s2 getChildren2 R",
@@ -264,7 +264,7 @@ pub async fn expiry_deletes_ephemerals(cx: &mut Cx) -> Result<()> {
         req::get_children(&cx.p(""), true),
     )
     .await?;
-    wait_events(cx, &mut s2, 2, Duration::from_secs(10)).await?;
+    wait_events_unordered(cx, &mut s2, 2, Duration::from_secs(10)).await?;
     cx.call(
         &mut s2,
         "s2 getChildren2 R",

@@ -53,9 +53,35 @@ pub async fn wait_events(
     n: usize,
     timeout: Duration,
 ) -> anyhow::Result<()> {
+    let got = collect_events(cx, c, n, timeout).await?;
+    cx.log_incoming(&got);
+    Ok(())
+}
+
+/// Like [`wait_events`], for events of one txn that deletes several nodes (a session's close or
+/// expiry): Apache deletes a session's ephemerals in the iteration order of a Java
+/// `HashSet<String>`, so the order of their events is unspecified and is logged sorted.
+pub async fn wait_events_unordered(
+    cx: &mut Cx,
+    c: &mut RawClient,
+    n: usize,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let got = collect_events(cx, c, n, timeout).await?;
+    cx.log_incoming(&sort_event_runs(got));
+    Ok(())
+}
+
+async fn collect_events(
+    cx: &mut Cx,
+    c: &mut RawClient,
+    n: usize,
+    timeout: Duration,
+) -> anyhow::Result<Vec<Incoming>> {
     cx.log(format!("-- wait for {n} event(s)"));
     let deadline = tokio::time::Instant::now() + timeout;
     let mut seen = 0;
+    let mut got = Vec::new();
     while seen < n {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match c.recv(left).await? {
@@ -68,13 +94,45 @@ pub async fn wait_events(
                     seen += 1;
                 }
                 let closed = inc == Incoming::Closed;
-                cx.log_incoming(std::slice::from_ref(&inc));
+                got.push(inc);
                 if closed {
                     break;
                 }
             }
         }
     }
+    Ok(got)
+}
+
+/// Sorts each run of consecutive watch events (by path, then type), leaving replies in place, so
+/// the check that events precede the reply stays while their mutual order is ignored.
+pub fn sort_event_runs(v: Vec<Incoming>) -> Vec<Incoming> {
+    let key = |i: &Incoming| match i {
+        Incoming::Event { event, .. } => (event.path.clone(), event.event_type),
+        _ => (String::new(), 0),
+    };
+    let mut out: Vec<Incoming> = Vec::with_capacity(v.len());
+    let mut run: Vec<Incoming> = Vec::new();
+    for inc in v {
+        if matches!(inc, Incoming::Event { .. }) {
+            run.push(inc);
+        } else {
+            run.sort_by_key(key);
+            out.append(&mut run);
+            out.push(inc);
+        }
+    }
+    run.sort_by_key(key);
+    out.append(&mut run);
+    out
+}
+
+/// A ping barrier whose preceding events come from one multi-node txn; see
+/// [`wait_events_unordered`].
+pub async fn barrier_unordered(cx: &mut Cx, c: &mut RawClient) -> anyhow::Result<()> {
+    cx.log("-> ping (barrier; events of one txn sorted)");
+    let got = c.call(&zk_proto::Request::Ping).await?;
+    cx.log_incoming(&sort_event_runs(got));
     Ok(())
 }
 
