@@ -63,15 +63,19 @@ async fn handshake(
     if fourlw::is_known(&head) {
         let cmd = String::from_utf8_lossy(&head).to_string();
         let (tx, rx) = oneshot::channel();
-        if core
-            .send(ToCore::FourLetter { cmd, reply: tx })
+        let text = match core
+            .send(ToCore::FourLetter {
+                cmd,
+                addr,
+                reply: tx,
+            })
             .await
-            .is_ok()
         {
-            if let Ok(text) = rx.await {
-                let _ = stream.write_all(text.as_bytes()).await;
-            }
-        }
+            Ok(()) => rx.await.ok(),
+            Err(_) => None,
+        };
+        let text = text.unwrap_or_else(|| format!("{}\n", fourlw::NOT_SERVING));
+        let _ = stream.write_all(text.as_bytes()).await;
         return Ok(None);
     }
     let len = i32::from_be_bytes(head);

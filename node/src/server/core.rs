@@ -51,6 +51,8 @@ pub enum ToCore {
     /// A four-letter word; the core answers with the text to write.
     FourLetter {
         cmd: String,
+        /// The asking connection, which Apache lists in `stat`/`cons`/`dump`.
+        addr: SocketAddr,
         reply: oneshot::Sender<String>,
     },
     /// Runs a function on the core task, with the core's state: how the admin HTTP server and
@@ -291,8 +293,8 @@ impl Core {
                 self.on_request(conn, xid, op, body, start).await;
             }
             ToCore::Closed { conn } => self.drop_conn(conn),
-            ToCore::FourLetter { cmd, reply } => {
-                let text = super::fourlw::answer(self, &cmd);
+            ToCore::FourLetter { cmd, addr, reply } => {
+                let text = super::fourlw::answer_for(self, &cmd, Some(addr));
                 let _ = reply.send(text);
             }
             ToCore::Inspect(f) => f(self),
@@ -541,6 +543,16 @@ impl Core {
             return;
         };
         self.touch(session);
+        // createSession (-10) from a client: Apache's prep fails to read its body and logs an
+        // error txn (MarshallingError, one zxid), keeping the connection.
+        let body = if op == OpCode::CREATE_SESSION {
+            Err(DecodeError::invalid(
+                "createSession",
+                "not a client operation",
+            ))
+        } else {
+            body
+        };
         let is_write = match &body {
             Ok(Some(r)) => r.is_write(),
             Ok(None) => false,
@@ -548,7 +560,7 @@ impl Core {
             Err(_) => is_write_op(op),
         };
         if let Ok(Some(Request::Auth(a))) = &body {
-            self.on_auth(conn, a);
+            self.on_auth(conn, xid, a);
             return;
         }
         if is_write {
@@ -648,7 +660,9 @@ impl Core {
         }
     }
 
-    fn on_auth(&mut self, conn: ConnId, a: &AuthPacket) {
+    /// Auth is handled at once, not queued behind writes (Apache answers it on the I/O thread).
+    /// The reply echoes the request's xid (the Java client uses -4, other clients do not).
+    fn on_auth(&mut self, conn: ConnId, xid: i32, a: &AuthPacket) {
         let super_digest = self.cfg.super_digest.clone();
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
@@ -666,7 +680,7 @@ impl Core {
             _ => false,
         };
         let err = if ok { 0 } else { ErrorCode::AUTH_FAILED.0 };
-        self.send(conn, reply_frame(xid::AUTH, 0, err, None));
+        self.send(conn, reply_frame(xid, 0, err, None));
         if !ok {
             self.stats.auth_failed += 1;
             tracing::warn!(scheme = %a.scheme, "authentication failed: unknown scheme; closing connection");
@@ -973,6 +987,17 @@ impl Core {
                 self.notify(notes);
                 (zxid, Ok(Response::Empty))
             }
+            Request::MultiRead(ops) => {
+                let (err, body) = multi_read(&self.tree, &self.ids(conn), ops);
+                self.record_answer(conn, xid, zxid, start, false);
+                // The one reply Apache sends with both an error and a body.
+                let f = frame::build(|out| {
+                    ReplyHeader { xid, zxid, err }.encode(out);
+                    body.encode(out);
+                });
+                self.send(conn, f);
+                return;
+            }
             _ => (zxid, self.read(conn, &req)),
         };
         if let Ok(resp) = &result {
@@ -1057,7 +1082,12 @@ impl Core {
                 }
                 Ok(Response::GetAllChildrenNumber(
                     GetAllChildrenNumberResponse {
-                        total_number: t.descendant_count(&r.path) as i32,
+                        // Apache counts keys under `path + "/"`; for "" that includes "/".
+                        total_number: if r.path.is_empty() {
+                            t.descendant_count("/") as i32 + 1
+                        } else {
+                            t.descendant_count(&r.path) as i32
+                        },
                     },
                 ))
             }
@@ -1092,31 +1122,6 @@ impl Core {
             Request::WhoAmI => Ok(Response::WhoAmI(WhoAmIResponse {
                 client_info: ids.iter().map(client_info).collect(),
             })),
-            Request::MultiRead(ops) => {
-                let mut results = Vec::with_capacity(ops.len());
-                for op in ops {
-                    let res = match op {
-                        MultiOp::GetData(r) => {
-                            get_data(t, &r.path, &ids).map(|d| MultiResult::GetData {
-                                data: d.data,
-                                stat: d.stat,
-                            })
-                        }
-                        MultiOp::GetChildren(r) => match t.get(&r.path) {
-                            None => Err(ErrorCode::NO_NODE),
-                            Some(n) if !acl::check(&n.acl, perms::READ, &ids) => {
-                                Err(ErrorCode::NO_AUTH)
-                            }
-                            Some(n) => Ok(MultiResult::GetChildren {
-                                children: n.children.iter().cloned().collect(),
-                            }),
-                        },
-                        _ => return Err(ErrorCode::MARSHALLING_ERROR),
-                    };
-                    results.push(res.unwrap_or_else(|e| MultiResult::Error { err: e.0 }));
-                }
-                Ok(Response::Multi(results))
-            }
             _ => Err(ErrorCode::MARSHALLING_ERROR),
         }
     }
@@ -1222,6 +1227,30 @@ fn client_info(id: &Id) -> ClientInfo {
     }
 }
 
+/// multiRead: each op on its own (a failure is that op's result). A write op inside is a
+/// MarshallingError, and Apache still sends the results gathered so far as the body.
+fn multi_read(t: &DataTree, ids: &[Id], ops: &[MultiOp]) -> (i32, Response) {
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        let res = match op {
+            MultiOp::GetData(r) => get_data(t, &r.path, ids).map(|d| MultiResult::GetData {
+                data: d.data,
+                stat: d.stat,
+            }),
+            MultiOp::GetChildren(r) => match t.get(&r.path) {
+                None => Err(ErrorCode::NO_NODE),
+                Some(n) if !acl::check(&n.acl, perms::READ, ids) => Err(ErrorCode::NO_AUTH),
+                Some(n) => Ok(MultiResult::GetChildren {
+                    children: n.children.iter().cloned().collect(),
+                }),
+            },
+            _ => return (ErrorCode::MARSHALLING_ERROR.0, Response::Multi(results)),
+        };
+        results.push(res.unwrap_or_else(|e| MultiResult::Error { err: e.0 }));
+    }
+    (0, Response::Multi(results))
+}
+
 fn get_data(t: &DataTree, p: &str, ids: &[Id]) -> Result<GetDataResponse, ErrorCode> {
     let n = t.get(p).ok_or(ErrorCode::NO_NODE)?;
     if !acl::check(&n.acl, perms::READ, ids) {
@@ -1233,8 +1262,14 @@ fn get_data(t: &DataTree, p: &str, ids: &[Id]) -> Result<GetDataResponse, ErrorC
     })
 }
 
-/// checkWatches / removeWatches. Types 1..3 are 3.8's; 4 and 5 (persistent, recursive) are
-/// 3.9's and remove just that mode.
+/// checkWatches / removeWatches, as 3.8 answers them. Watcher types other than 1..3 are a
+/// MarshallingError (3.9's types 4 and 5 do not exist in 3.8; type Any removes persistent
+/// watches too).
+///
+/// 3.8 quirk, kept so clients cannot tell us apart: checkWatches answers yes when *any*
+/// connection watches the path in that table, not only the asking one (`WatchManager.
+/// containsWatcher` looks at the path's watcher set, not at the watcher). removeWatches only
+/// removes the asking connection's own watches.
 fn watches_op(
     t: &mut DataTree,
     conn: ConnId,
@@ -1244,29 +1279,15 @@ fn watches_op(
 ) -> Result<Response, ErrorCode> {
     let w = &mut t.watches;
     let found = match (wtype, remove) {
-        (watcher_type::CHILDREN, false) => w.child.contains(p, conn),
-        (watcher_type::DATA, false) => w.data.contains(p, conn),
-        (watcher_type::ANY, false) => w.child.contains(p, conn) || w.data.contains(p, conn),
+        (watcher_type::CHILDREN, false) => w.child.has_path(p),
+        (watcher_type::DATA, false) => w.data.has_path(p),
+        (watcher_type::ANY, false) => w.child.has_path(p) || w.data.has_path(p),
         (watcher_type::CHILDREN, true) => w.child.remove(p, conn),
         (watcher_type::DATA, true) => w.data.remove(p, conn),
         (watcher_type::ANY, true) => {
             let a = w.child.remove(p, conn);
             let b = w.data.remove(p, conn);
             a || b
-        }
-        (watcher_type::PERSISTENT | watcher_type::PERSISTENT_RECURSIVE, _) => {
-            let mode = if wtype == watcher_type::PERSISTENT {
-                Mode::Persistent
-            } else {
-                Mode::Recursive
-            };
-            if remove {
-                let a = w.child.remove_mode(p, conn, mode);
-                let b = w.data.remove_mode(p, conn, mode);
-                a || b
-            } else {
-                w.data.contains_mode(p, conn, mode)
-            }
         }
         _ => return Err(ErrorCode::MARSHALLING_ERROR),
     };
@@ -1292,6 +1313,7 @@ fn is_write_op(op: OpCode) -> bool {
             | OpCode::RECONFIG
             | OpCode::DELETE_CONTAINER
             | OpCode::CLOSE_SESSION
+            | OpCode::CREATE_SESSION
     )
 }
 

@@ -4,7 +4,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use zk_proto::txn::Txn;
@@ -113,7 +113,7 @@ fn load_snapshot(
     Ok((DataTree::new(), BTreeMap::new(), None))
 }
 
-fn corrupt_message(path: &PathBuf, offset: u64, reason: &str) -> String {
+fn corrupt_message(path: &Path, offset: u64, reason: &str) -> String {
     format!(
         "transaction log {} is corrupt at offset {offset}: {reason}. This is not a torn final write, so \
          recovery stops rather than lose data. Restore the data directory from a backup or another \

@@ -249,8 +249,10 @@ impl DataTree {
         }
     }
 
+    /// Looks a node up. `""` is the root too: Apache stores the root under both keys, so a
+    /// read of `""` finds it (writes validate their paths and never get here with `""`).
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(if path.is_empty() { "/" } else { path })
     }
 
     pub fn last_zxid(&self) -> i64 {

@@ -126,6 +126,11 @@ impl Table {
             .is_some_and(|c| c.contains_key(&conn))
     }
 
+    /// True if any connection watches `path` in this table.
+    pub fn has_path(&self, path: &str) -> bool {
+        self.by_path.contains_key(path)
+    }
+
     pub fn contains_mode(&self, path: &str, conn: ConnId, mode: Mode) -> bool {
         self.by_path
             .get(path)
