@@ -1120,7 +1120,7 @@ impl Core {
             Request::CheckWatches(r) => watches_op(t, conn, &r.path, r.watcher_type, false),
             Request::RemoveWatches(r) => watches_op(t, conn, &r.path, r.watcher_type, true),
             Request::WhoAmI => Ok(Response::WhoAmI(WhoAmIResponse {
-                client_info: ids.iter().map(client_info).collect(),
+                client_info: acl::java_set_order(&ids).iter().map(client_info).collect(),
             })),
             _ => Err(ErrorCode::MARSHALLING_ERROR),
         }

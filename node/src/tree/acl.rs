@@ -5,6 +5,31 @@ use base64::Engine;
 use sha1::{Digest, Sha1};
 use zk_proto::{Acl, Id};
 
+/// Java's `String.hashCode` (over UTF-16 code units, wrapping).
+fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+}
+
+/// A connection's identities in the order Apache iterates them. Apache keeps them in a
+/// `ConcurrentHashMap`-backed set (16 buckets until more than 12 entries), so `whoAmI` and the
+/// `auth` ACL scheme list them by bucket of the jute `Id.hashCode`, then by insertion.
+pub fn java_set_order(ids: &[Id]) -> Vec<Id> {
+    let buckets: u32 = if ids.len() > 12 { 32 } else { 16 };
+    let bucket = |id: &Id| {
+        let h = 17i32
+            .wrapping_mul(37)
+            .wrapping_add(java_string_hash(&id.scheme))
+            .wrapping_mul(37)
+            .wrapping_add(java_string_hash(&id.id));
+        let spread = ((h as u32) ^ ((h as u32) >> 16)) & 0x7fff_ffff;
+        spread & (buckets - 1)
+    };
+    let mut out = ids.to_vec();
+    out.sort_by_key(|id| bucket(id));
+    out
+}
+
 /// `user:password` → `user:BASE64(SHA1("user:password"))`.
 pub fn digest_id(user_password: &str) -> String {
     let user = user_password.split(':').next().unwrap_or("");
@@ -96,14 +121,14 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Option<Vec<Acl>> {
         match a.id.scheme.as_str() {
             "world" if a.id.id == "anyone" => out.push(a),
             "auth" => {
-                let authed: Vec<&Id> = ids.iter().filter(|id| id.scheme == "digest").collect();
+                let authed: Vec<Id> = java_set_order(ids)
+                    .into_iter()
+                    .filter(|id| id.scheme == "digest")
+                    .collect();
                 if authed.is_empty() {
                     return None;
                 }
-                out.extend(authed.into_iter().map(|id| Acl {
-                    perms: a.perms,
-                    id: id.clone(),
-                }));
+                out.extend(authed.into_iter().map(|id| Acl { perms: a.perms, id }));
             }
             "digest" if digest_valid(&a.id.id) => out.push(a),
             "ip" if parse_ip_expr(&a.id.id).is_some() => out.push(a),
@@ -139,6 +164,21 @@ mod tests {
             digest_id("alice:secret"),
             "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E="
         );
+    }
+
+    /// Captured from Apache 3.8: whoAmI after `addauth digest alice:secret` on a loopback
+    /// connection lists digest first, then ip.
+    #[test]
+    fn identities_follow_javas_hash_set_order() {
+        let ids = vec![
+            Id::new("ip", "127.0.0.1"),
+            Id::new("digest", &digest_id("alice:secret")),
+        ];
+        let got: Vec<String> = java_set_order(&ids)
+            .iter()
+            .map(|i| i.scheme.clone())
+            .collect();
+        assert_eq!(got, ["digest", "ip"]);
     }
 
     #[test]
