@@ -3,7 +3,8 @@
 //!
 //! Owns: jute primitives ([`jute`]), the records of `zookeeper.jute` ([`data`], [`proto`],
 //! [`txn`]), typed requests and responses ([`request`]), opcodes, error codes and watch enums
-//! ([`ops`]), frames ([`frame`]), and the session password generator ([`session`]).
+//! ([`ops`]), frames ([`frame`]), the session password generator ([`session`]), and the peer
+//! protocol: election notifications and typed quorum packets ([`quorum`]).
 //!
 //! Never: does I/O, depends on tokio, reads a clock, or panics on input. Every decoder is
 //! bounds-checked and returns [`DecodeError`].
@@ -13,6 +14,7 @@ pub mod frame;
 pub mod jute;
 pub mod ops;
 pub mod proto;
+pub mod quorum;
 pub mod request;
 pub mod session;
 pub mod txn;
