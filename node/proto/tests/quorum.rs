@@ -237,7 +237,11 @@ proptest! {
         if let Ok(e) = TxnLogEntry::from_bytes(&bytes) {
             let re = e.to_bytes();
             prop_assert_eq!(e.encoded_len(), re.len());
-            assert_same_bytes_modulo_lenient(&bytes, &re)?;
+            // A multi's sub-txns are read as Apache reads them, ignoring bytes after each
+            // sub-record, so only a non-multi entry re-encodes byte for byte.
+            if !matches!(e.txn, Txn::Multi(_)) {
+                assert_same_bytes_modulo_lenient(&bytes, &re)?;
+            }
             prop_assert_eq!(TxnLogEntry::from_bytes(&re).unwrap(), e);
         }
     }
