@@ -3,6 +3,7 @@
 //! Modes: interactive (rustyline) when stdin is a terminal and no commands were given;
 //! otherwise commands from `-c`, `-f FILE` or stdin, stopping at the first failure.
 
+mod bench;
 mod frontend;
 mod repl;
 
@@ -84,11 +85,22 @@ struct Args {
     /// History file for the interactive shell (default: ~/.local/state/zkfleet/zksh_history).
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
+    #[command(subcommand)]
+    tool: Option<Tool>,
+}
+
+/// Tools that run instead of the shell.
+#[derive(clap::Subcommand, Debug)]
+enum Tool {
+    Bench(bench::BenchArgs),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(Tool::Bench(b)) = args.tool.take() {
+        return bench::run(b).await;
+    }
     match run(args).await {
         Ok(code) => code,
         Err(e) => {
