@@ -1,7 +1,7 @@
 //! `zk-node`: run a ZooKeeper-compatible server.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -46,6 +46,20 @@ enum Cmd {
     },
     /// Print the digest ACL id for `user:password` (for super_digest or digest ACLs).
     Digest { user_password: String },
+    /// Remove old snapshots and transaction logs, like Apache's zkCleanup.sh: keep the newest
+    /// COUNT snapshots and the logs needed to recover from the oldest of them. Safe to run
+    /// while the server runs.
+    Purge {
+        /// The data directory (holding version-2/snapshot.*; Apache: dataDir).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The transaction log directory, when separate (Apache: dataLogDir).
+        #[arg(long)]
+        data_log_dir: Option<PathBuf>,
+        /// Snapshots to keep (at least 3, as in Apache).
+        #[arg(long, short = 'n', default_value_t = 3)]
+        count: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -117,11 +131,48 @@ fn real_main() -> Result<()> {
             drop(guard);
             result
         }
+        Cmd::Purge {
+            data_dir,
+            data_log_dir,
+            count,
+        } => purge(&data_dir, data_log_dir.as_deref(), count),
         Cmd::Dev { nodes, data } => {
             let _guard = zk_node::logging::init(&zk_node::logging::Target::default())?;
             dev(nodes, data)
         }
     }
+}
+
+fn purge(data_dir: &Path, data_log_dir: Option<&Path>, count: usize) -> Result<()> {
+    use zk_node::storage::{disk::FsDisk, purge};
+    if count < purge::RETAIN_MIN {
+        anyhow::bail!(
+            "--count must be at least {} (got {count})",
+            purge::RETAIN_MIN
+        );
+    }
+    let snap_dir = data_dir.join("version-2");
+    let log_dir = data_log_dir.unwrap_or(data_dir).join("version-2");
+    for d in [&snap_dir, &log_dir] {
+        if !d.is_dir() {
+            anyhow::bail!(
+                "{} is not a directory: is this a ZooKeeper data directory?",
+                d.display()
+            );
+        }
+    }
+    let done = purge::purge(&FsDisk, &snap_dir, &log_dir, count)
+        .with_context(|| format!("cannot purge {}", snap_dir.display()))?;
+    for f in &done.removed {
+        println!("removed {}", f.display());
+    }
+    println!(
+        "removed {} file(s); kept {} snapshot(s) and {} log(s)",
+        done.removed.len(),
+        done.kept_snapshots,
+        done.kept_logs
+    );
+    Ok(())
 }
 
 fn dev(nodes: usize, data: Option<PathBuf>) -> Result<()> {

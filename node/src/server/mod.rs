@@ -94,6 +94,17 @@ impl Server {
         let (fail_tx, fail_rx) = mpsc::channel(16);
         let (fatal_tx, fatal) = watch::channel(None);
         let log_stats = Arc::new(LogStats::default());
+        let mut tasks = Vec::new();
+        if cfg.purge_interval_hours > 0 {
+            let every = std::time::Duration::from_secs(3600 * cfg.purge_interval_hours as u64);
+            tasks.push(tokio::spawn(storage::purge::run_autopurge(
+                disk.clone(),
+                snap_dir.clone(),
+                log_dir.clone(),
+                cfg.snap_retain_count as usize,
+                every,
+            )));
+        }
         let log = FileTxnLog::new(disk.clone(), log_dir, cfg.force_sync);
         let core = core::Core::new(
             cfg.clone(),
@@ -103,7 +114,6 @@ impl Server {
             log_stats.clone(),
             disk,
         );
-        let mut tasks = Vec::new();
         let stats = log_stats.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = storage::run_log(log, log_rx, durable_tx, fail_tx, stats).await {

@@ -3,7 +3,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,6 +14,14 @@ pub trait Disk: Send + Sync + 'static {
     /// File names in `dir` (not paths).
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     fn read(&self, p: &Path) -> io::Result<Vec<u8>>;
+    /// The last `n` bytes of a file (all of it when shorter): enough to tell a complete
+    /// snapshot from a partial one without reading it whole.
+    fn read_tail(&self, p: &Path, n: u64) -> io::Result<Vec<u8>> {
+        let mut all = self.read(p)?;
+        let cut = all.len().saturating_sub(n as usize);
+        all.drain(..cut);
+        Ok(all)
+    }
     /// Creates (or truncates) a file for writing.
     fn create(&self, p: &Path) -> io::Result<Box<dyn DiskFile>>;
     fn truncate(&self, p: &Path, len: u64) -> io::Result<()>;
@@ -68,6 +76,14 @@ impl Disk for FsDisk {
     }
     fn read(&self, p: &Path) -> io::Result<Vec<u8>> {
         fs::read(p)
+    }
+    fn read_tail(&self, p: &Path, n: u64) -> io::Result<Vec<u8>> {
+        let mut f = File::open(p)?;
+        let len = f.metadata()?.len();
+        f.seek(SeekFrom::Start(len.saturating_sub(n)))?;
+        let mut out = Vec::with_capacity(n.min(len) as usize);
+        f.read_to_end(&mut out)?;
+        Ok(out)
     }
     fn create(&self, p: &Path) -> io::Result<Box<dyn DiskFile>> {
         let f = OpenOptions::new()
@@ -150,6 +166,9 @@ impl Disk for FaultDisk {
     }
     fn read(&self, p: &Path) -> io::Result<Vec<u8>> {
         FsDisk.read(p)
+    }
+    fn read_tail(&self, p: &Path, n: u64) -> io::Result<Vec<u8>> {
+        FsDisk.read_tail(p, n)
     }
     fn create(&self, p: &Path) -> io::Result<Box<dyn DiskFile>> {
         if self.faults.disk_full.load(Ordering::SeqCst) {

@@ -12,6 +12,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod disk;
+pub mod purge;
 pub mod recovery;
 pub mod snapshot;
 pub mod txnlog;

@@ -183,15 +183,32 @@ pub fn decode(
     Ok((nodes, sessions, digest))
 }
 
-/// Writes a snapshot file durably (write, fsync, fsync the directory).
+/// Writes a snapshot file durably (write, fsync, fsync the directory). On failure (a full
+/// disk) the partial file is removed, so it neither fills the disk further nor gets in the way
+/// of recovery and purging.
 pub fn write(disk: &dyn Disk, dir: &Path, snap: &SnapshotData) -> io::Result<PathBuf> {
     let bytes = encode(snap);
     let path = dir.join(format!("snapshot.{:x}", snap.zxid));
-    let mut f = disk.create(&path)?;
-    f.write_all(&bytes)?;
-    f.sync()?;
+    let written = disk.create(&path).and_then(|mut f| {
+        f.write_all(&bytes)?;
+        f.sync()
+    });
+    if let Err(e) = written {
+        let _ = disk.remove(&path);
+        return Err(e);
+    }
     disk.sync_dir(dir)?;
     Ok(path)
+}
+
+/// Bytes a complete snapshot ends with: the final seal's `ustring "/"` (int 1, '/').
+const SEAL_TAIL: [u8; 5] = [0, 0, 0, 1, b'/'];
+
+/// True if the file ends with the seal, the check Apache's `SnapStream.isValidSnapshot` makes
+/// before trusting a snapshot (it reads only the tail, so purging stays cheap for big files).
+pub fn is_complete(disk: &dyn Disk, path: &Path) -> io::Result<bool> {
+    let tail = disk.read_tail(path, 10)?;
+    Ok(tail.len() >= 10 && tail[5..] == SEAL_TAIL)
 }
 
 /// Snapshot files in `dir`, newest first (compressed ones are not read; a warning is logged).

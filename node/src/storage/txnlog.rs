@@ -96,8 +96,15 @@ impl FileTxnLog {
             dbid: 0,
         }
         .encode(&mut head);
-        file.write_all(&head)?;
-        self.disk.sync_dir(&self.dir)?;
+        if let Err(e) = file
+            .write_all(&head)
+            .and_then(|()| self.disk.sync_dir(&self.dir))
+        {
+            // A full disk: leave no header-less segment behind; appends go on in the current
+            // one (if any) and roll again with the next snapshot.
+            let _ = self.disk.remove(&path);
+            return Err(e);
+        }
         self.cur = Some(Segment {
             file,
             path,
@@ -214,10 +221,15 @@ pub fn read_segment(bytes: &[u8], last: bool) -> Result<SegmentRead, Corrupt> {
                 pos += used;
             }
             Err((extent, reason)) => {
-                let rest_zero = bytes
-                    .get(pos + extent..)
-                    .is_none_or(|r| r.iter().all(|b| *b == 0));
-                if last && rest_zero {
+                let torn_tail = match extent {
+                    Some(extent) => bytes
+                        .get(pos + extent..)
+                        .is_none_or(|r| r.iter().all(|b| *b == 0)),
+                    // The length field cannot be trusted, so where the record would end is
+                    // unknown: it was torn only if no complete record follows it.
+                    None => !valid_record_after(bytes, pos + 1),
+                };
+                if last && torn_tail {
                     return Ok(SegmentRead {
                         records,
                         valid_len: pos as u64,
@@ -230,15 +242,24 @@ pub fn read_segment(bytes: &[u8], last: bool) -> Result<SegmentRead, Corrupt> {
     }
 }
 
+/// True if a complete, checksummed record starts anywhere in `bytes[from..]`. Only the
+/// stretch up to the last non-zero byte can hold one (preallocated space is zeros).
+fn valid_record_after(bytes: &[u8], from: usize) -> bool {
+    let Some(end) = bytes.iter().rposition(|b| *b != 0) else {
+        return false;
+    };
+    (from..=end).any(|off| matches!(read_record(&bytes[off..=end]), Ok(Some(_))))
+}
+
 /// One record: `Ok(None)` at the end of the log (EOF or a zero length), `Err((extent, why))`
-/// for a bad record occupying `extent` bytes (as far as its length field can be trusted).
+/// for a bad record occupying `extent` bytes, or `None` when its length field cannot be trusted.
 #[allow(clippy::type_complexity)]
-fn read_record(b: &[u8]) -> Result<Option<(usize, TxnHeader, Txn)>, (usize, String)> {
+fn read_record(b: &[u8]) -> Result<Option<(usize, TxnHeader, Txn)>, (Option<usize>, String)> {
     if b.len() < 12 {
         if b.iter().all(|x| *x == 0) {
             return Ok(None);
         }
-        return Err((b.len(), "record header cut short".into()));
+        return Err((Some(b.len()), "record header cut short".into()));
     }
     let sum = i64::from_be_bytes(b[0..8].try_into().expect("8 bytes"));
     let len = i32::from_be_bytes(b[8..12].try_into().expect("4 bytes"));
@@ -246,14 +267,16 @@ fn read_record(b: &[u8]) -> Result<Option<(usize, TxnHeader, Txn)>, (usize, Stri
         return Ok(None);
     }
     if len <= 0 || 12 + len as usize + 1 > b.len() {
-        return Err((
-            b.len(),
-            format!("record length {len} runs past the end of the file"),
-        ));
+        let why = if len <= 0 {
+            format!("record length {len} is not positive")
+        } else {
+            format!("record length {len} runs past the end of the file")
+        };
+        return Err((None, why));
     }
     let len = len as usize;
     let entry = &b[12..12 + len];
-    let extent = 12 + len + 1;
+    let extent = Some(12 + len + 1);
     if b[12 + len] != END_OF_RECORD {
         return Err((extent, "record has no end marker (partial write)".into()));
     }
@@ -265,7 +288,7 @@ fn read_record(b: &[u8]) -> Result<Option<(usize, TxnHeader, Txn)>, (usize, Stri
     let txn = Txn::decode_body(hdr.txn_type, &mut r)
         .map_err(|e| (extent, format!("bad txn body: {e}")))?;
     // Whatever follows (a TxnDigest) is optional and not needed to replay.
-    Ok(Some((extent, hdr, txn)))
+    Ok(Some((12 + len + 1, hdr, txn)))
 }
 
 /// `log.<hex>` → zxid.
