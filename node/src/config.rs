@@ -271,6 +271,41 @@ mod tests {
         assert_eq!(c.max_client_cnxns, 60);
     }
 
+    /// configs/node.toml is valid as shipped, and with its storage keys uncommented it states
+    /// the defaults.
+    #[test]
+    fn example_config_documents_the_storage_keys() {
+        let text = include_str!("../../configs/node.toml");
+        parse(text).unwrap();
+        let keys = [
+            "data_log_dir",
+            "snap_count",
+            "force_sync",
+            "snap_retain_count",
+            "purge_interval_hours",
+        ];
+        let mut found = 0;
+        let on: Vec<String> = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if keys.iter().any(|k| rest.starts_with(&format!("{k} ="))) => {
+                    found += 1;
+                    rest.to_string()
+                }
+                _ => l.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            found,
+            keys.len(),
+            "each storage key has a commented example"
+        );
+        let c = parse(&on.join("\n")).unwrap();
+        assert_eq!(c.data_log_dir, PathBuf::from("/var/lib/zk-node-log"));
+        assert_eq!((c.snap_count, c.force_sync), (100_000, true));
+        assert_eq!((c.snap_retain_count, c.purge_interval_hours), (3, 0));
+    }
+
     #[test]
     fn bad_configs_say_what_is_wrong() {
         let e = parse("client_port = 1").unwrap_err().to_string();
