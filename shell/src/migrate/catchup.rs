@@ -1,0 +1,426 @@
+//! The catch-up: carries every source change made since the copy began to the destination.
+//!
+//! Changes arrive three ways: the persistent-recursive watch set on the source roots before
+//! the copy started (created, deleted and changed nodes), the sequential-counter check of
+//! the parents of created and deleted nodes, and a reconciliation sweep that walks both
+//! trees and compares each source node's mzxid, pzxid and aversion with what was last
+//! applied (the watch says nothing of ACL changes, and events are lost across reconnects
+//! and restarts). Every change is applied the same way: read the source node now, read the
+//! destination node, and make the destination match. Applying a path twice, or in any
+//! order, gives the same result.
+//!
+//! The lag: `pending` changed paths not yet applied, and the source zxid against the last
+//! zxid up to which everything is applied. A `sync` on the watching session returns zxid Z
+//! only after every notification up to Z was sent (reference §7.6), so once the changes
+//! queued then are applied, everything up to Z is.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use zk_proto::{Acl, ErrorCode};
+
+use super::acl::canonical;
+use super::engine::{
+    create_batched, read_nodes, stored_counter, walk, Create, Engine, Mark, NodeRead, PARALLEL,
+    PUMP_NAME,
+};
+use super::paths::{depth, parent};
+use super::progress::{Lag, Progress};
+use super::{MigrateError, Outcome};
+
+/// How often the lag is reported while changes flow.
+const LAG_EVERY: Duration = Duration::from_millis(500);
+/// How often an idle catch-up writes its checkpoint.
+const IDLE_SAVE_EVERY: Duration = Duration::from_secs(2);
+/// Pause between rounds when nothing is pending.
+const IDLE_WAIT: Duration = Duration::from_millis(50);
+
+/// One update of an existing destination node.
+struct Update {
+    src: String,
+    dst: String,
+    data: Option<Option<Vec<u8>>>,
+    acl: Option<Vec<Acl>>,
+}
+
+impl Engine {
+    /// Applies changes until stopped, or (with `until_synced`) until nothing is pending
+    /// after at least one sweep.
+    pub async fn catch_up_phase(&mut self, until_synced: bool) -> Result<Outcome, MigrateError> {
+        self.emit(Progress::Phase {
+            phase: self.ck.phase,
+        });
+        let interval = self.reconcile_interval;
+        let mut need_sweep = true;
+        let mut last_sweep = Instant::now();
+        let mut swept = false;
+        let mut last_lag = Instant::now() - LAG_EVERY;
+        loop {
+            let zxid = self.source_zxid().await?;
+            if self.collect_events()? {
+                need_sweep = true;
+            }
+            if need_sweep || last_sweep.elapsed() >= interval {
+                self.sweep().await?;
+                need_sweep = false;
+                swept = true;
+                last_sweep = Instant::now();
+                // Events that arrived during the sweep are newer than `zxid`; take them too.
+                self.collect_events()?;
+            }
+            let worked = !self.pending.is_empty() || !self.ck.counters_pending.is_empty();
+            while !self.pending.is_empty() {
+                let batch = self.take_batch();
+                self.apply(batch).await?;
+                if last_lag.elapsed() >= LAG_EVERY {
+                    self.report_lag(zxid, false);
+                    last_lag = Instant::now();
+                }
+                if self.gate().await? {
+                    return Ok(Outcome::Stopped);
+                }
+            }
+            if !self.ck.counters_pending.is_empty() {
+                let parents: Vec<String> = self.ck.counters_pending.iter().cloned().collect();
+                self.carry_counters(&parents).await?;
+            }
+            let synced = self.pending.is_empty() && self.ck.counters_pending.is_empty() && swept;
+            if self.pending.is_empty() {
+                self.ck.catch_up.applied_zxid = self.ck.catch_up.applied_zxid.max(zxid);
+            }
+            if worked || last_lag.elapsed() >= LAG_EVERY || synced {
+                self.report_lag(zxid, synced);
+                last_lag = Instant::now();
+            }
+            if synced && until_synced {
+                self.save()?;
+                return Ok(Outcome::Synced);
+            }
+            if worked || self.last_save.elapsed() >= IDLE_SAVE_EVERY {
+                if self.gate().await? {
+                    return Ok(Outcome::Stopped);
+                }
+            } else if *self.control.borrow() != super::progress::RunControl::Run
+                && self.gate().await?
+            {
+                return Ok(Outcome::Stopped);
+            }
+            if !worked {
+                tokio::time::sleep(IDLE_WAIT).await;
+            }
+        }
+    }
+
+    /// The source's latest zxid, from a `sync` on the watching session.
+    async fn source_zxid(&mut self) -> Result<i64, MigrateError> {
+        let root = self.map.source_roots().remove(0);
+        let z = self
+            .src
+            .client
+            .sync(&root)
+            .await
+            .map_err(|e| MigrateError::zk(&self.src.side.label, e))?;
+        self.ck.catch_up.source_zxid = z.0;
+        Ok(z.0)
+    }
+
+    fn report_lag(&mut self, zxid: i64, synced: bool) {
+        let now = self.started.elapsed().as_millis() as u64;
+        let oldest = self.pending.values().min().map_or(0, |t| now.saturating_sub(*t));
+        let c = &mut self.ck.catch_up;
+        c.pending = self.pending.len() as u64;
+        c.pending_max = c.pending_max.max(c.pending);
+        c.lag_ms_max = c.lag_ms_max.max(oldest);
+        let lag = Lag {
+            pending: self.pending.len() as u64,
+            counters_pending: self.ck.counters_pending.len() as u64,
+            source_zxid: zxid,
+            applied_zxid: c.applied_zxid,
+            oldest_ms: oldest,
+            applied: c.applied,
+            events: c.events,
+            events_dropped: self.src.client.events_dropped(),
+            sweeps: c.sweeps,
+            synced,
+        };
+        self.emit(Progress::Lag(lag));
+    }
+
+    /// The shallowest pending paths (parents before children), at most a batch.
+    fn take_batch(&mut self) -> Vec<String> {
+        let mut all: Vec<&String> = self.pending.keys().collect();
+        all.sort_by_key(|p| depth(p));
+        let batch: Vec<String> = all
+            .into_iter()
+            .take(self.copy.batch_nodes_max)
+            .cloned()
+            .collect();
+        for p in &batch {
+            self.pending.remove(p);
+        }
+        batch
+    }
+
+    /// Walks both trees and queues every source node that may differ from its copy: missing
+    /// on either side, changed data or ACL since last applied (mzxid, aversion), changed
+    /// children (pzxid) or a different sequential counter.
+    pub async fn sweep(&mut self) -> Result<(), MigrateError> {
+        self.emit(Progress::Step {
+            text: "reconciliation sweep".into(),
+        });
+        let roots: Vec<(String, String)> = self
+            .map
+            .roots()
+            .map(|(s, d)| (s.to_string(), d.to_string()))
+            .collect();
+        for (src_root, dst_root) in roots {
+            let map = self.map.clone();
+            let keep_src = |p: &str| map.covers(p);
+            let keep_dst = |p: &str| map.to_source(p).is_some() && !p.ends_with(PUMP_NAME);
+            let (ws, wd) = futures::join!(
+                walk(&self.src.client, &src_root, &keep_src),
+                walk(&self.dst.client, &dst_root, &keep_dst)
+            );
+            let ws = ws.map_err(|e| MigrateError::zk(&self.src.side.label, e))?;
+            let wd = wd.map_err(|e| MigrateError::zk(&self.dst.side.label, e))?;
+            if let Some((p, why)) = ws.unreadable.first() {
+                return Err(MigrateError::Unreadable {
+                    path: p.clone(),
+                    why: why.clone(),
+                });
+            }
+            for (src, (stat, _)) in &ws.nodes {
+                if self.skips(stat) {
+                    self.ephemeral_paths.insert(src.clone());
+                    continue;
+                }
+                let dst = self.map.to_destination(src).expect("walked nodes are covered");
+                if self.untouchable(&dst) {
+                    continue;
+                }
+                let Some((dstat, _)) = wd.nodes.get(&dst) else {
+                    self.queue(src.clone());
+                    continue;
+                };
+                match self.marks.get(src).copied() {
+                    None => self.queue(src.clone()),
+                    Some(m) => {
+                        if m.mzxid != stat.mzxid || m.aversion != stat.aversion {
+                            self.queue(src.clone());
+                        }
+                        if m.pzxid != stat.pzxid {
+                            self.ck.counters_pending.insert(src.clone());
+                        }
+                    }
+                }
+                if stored_counter(stat) != stored_counter(dstat) {
+                    self.ck.counters_pending.insert(src.clone());
+                }
+            }
+            for dst in wd.nodes.keys() {
+                if self.preexisting.contains(dst) {
+                    continue;
+                }
+                if let Some(src) = self.map.to_source(dst) {
+                    if !ws.nodes.contains_key(&src) {
+                        self.queue(src);
+                    }
+                }
+            }
+        }
+        self.ck.catch_up.sweeps += 1;
+        Ok(())
+    }
+
+    /// Makes the destination match the source for these paths (shallowest first).
+    pub async fn apply(&mut self, paths: Vec<String>) -> Result<(), MigrateError> {
+        let pairs: Vec<(String, String)> = paths
+            .into_iter()
+            .filter_map(|p| {
+                let d = self.map.to_destination(&p)?;
+                Some((p, d))
+            })
+            .filter(|(_, d)| !self.untouchable(d))
+            .collect();
+        let srcs: Vec<String> = pairs.iter().map(|(s, _)| s.clone()).collect();
+        let dsts: Vec<String> = pairs.iter().map(|(_, d)| d.clone()).collect();
+        let (s, d) = futures::join!(
+            read_nodes(&self.src.client, &srcs),
+            read_nodes(&self.dst.client, &dsts)
+        );
+        let s = s.map_err(|e| MigrateError::zk(&self.src.side.label, e))?;
+        let d = d.map_err(|e| MigrateError::zk(&self.dst.side.label, e))?;
+        let mut deletes = Vec::new();
+        let mut creates: Vec<(String, Create)> = Vec::new();
+        let mut updates = Vec::new();
+        for ((src, dst), (s, d)) in pairs.into_iter().zip(s.into_iter().zip(d)) {
+            self.decide(src, dst, s, d, &mut deletes, &mut creates, &mut updates);
+        }
+        self.apply_deletes(deletes).await?;
+        self.apply_creates(creates).await;
+        self.apply_updates_cu(updates).await;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &mut self,
+        src: String,
+        dst: String,
+        s: Option<NodeRead>,
+        d: Option<NodeRead>,
+        deletes: &mut Vec<(String, String)>,
+        creates: &mut Vec<(String, Create)>,
+        updates: &mut Vec<Update>,
+    ) {
+        let owned = !self.preexisting.contains(&dst);
+        let node = match s {
+            Some(n) if self.skips(&n.stat) => {
+                self.ephemeral_paths.insert(src.clone());
+                None
+            }
+            other => other,
+        };
+        let Some(node) = node else {
+            self.marks.remove(&src);
+            if d.is_some() && owned {
+                deletes.push((src, dst));
+            }
+            return;
+        };
+        if super::acl::is_masked(&node.acl)
+            && !matches!(self.acl_policy, super::plan::AclPolicy::Replace(_))
+        {
+            self.warn(format!(
+                "cannot read the ACL of {src} (digest hashes hidden without ADMIN); not applied"
+            ));
+            return;
+        }
+        self.marks.insert(src.clone(), Mark::of(&node.stat));
+        let wanted = self.wanted_acl(&src, &node.acl);
+        match d {
+            None => {
+                let acl = self.acl_to_write(&dst, &wanted);
+                creates.push((
+                    src,
+                    Create {
+                        path: dst,
+                        data: node.data,
+                        acl,
+                    },
+                ));
+            }
+            Some(have) => {
+                let data = (have.data != node.data).then_some(node.data);
+                let have_acl = canonical(&self.destination_acl(&dst, &have.acl));
+                let acl = (self.acl_carry && have_acl != wanted)
+                    .then(|| self.acl_to_write(&dst, &wanted));
+                if data.is_some() || acl.is_some() {
+                    updates.push(Update {
+                        src,
+                        dst,
+                        data,
+                        acl,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn apply_deletes(&mut self, mut deletes: Vec<(String, String)>) -> Result<(), MigrateError> {
+        deletes.sort_by_key(|(_, d)| std::cmp::Reverse(depth(d)));
+        for (src, dst) in deletes {
+            let keep = self.preexisting.clone();
+            match super::engine::delete_tree(&self.dst.client, &dst, &keep).await {
+                Ok(n) => {
+                    self.ck.catch_up.deleted += n;
+                    self.ck.catch_up.applied += 1;
+                    self.counter_of_parent(&src);
+                    if let Some(f) = self.ck.fence.as_mut().filter(|_| self.dst_fence_entry.is_some()) {
+                        f.originals.remove(&dst);
+                        f.applied.remove(&dst);
+                    }
+                }
+                Err(e) if e.is(ErrorCode::NO_AUTH) => self.block(&dst, &e),
+                Err(e) => return Err(MigrateError::zk(&self.dst.side.label, e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_creates(&mut self, mut creates: Vec<(String, Create)>) {
+        creates.sort_by_key(|(_, c)| depth(&c.path));
+        let mut i = 0;
+        while i < creates.len() {
+            let level = depth(&creates[i].1.path);
+            let mut j = i;
+            while j < creates.len() && depth(&creates[j].1.path) == level {
+                j += 1;
+            }
+            let batch: Vec<Create> = creates[i..j].iter().map(|(_, c)| c.clone()).collect();
+            let failed = create_batched(&self.dst.client, &batch, &self.copy).await;
+            let failed_idx: BTreeSet<usize> = failed.iter().map(|(k, _)| *k).collect();
+            for (k, e) in failed {
+                let src = creates[i + k].0.clone();
+                if e.is(ErrorCode::NODE_EXISTS) {
+                    self.queue(src);
+                } else if e.is(ErrorCode::NO_NODE) {
+                    let p = parent(&src).to_string();
+                    if self.map.covers(&p) {
+                        self.queue(p);
+                    }
+                    self.queue(src);
+                } else {
+                    self.block(&batch[k].path, &e);
+                }
+            }
+            for (k, (src, _)) in creates[i..j].iter().enumerate() {
+                if !failed_idx.contains(&k) {
+                    self.ck.catch_up.applied += 1;
+                    let src = src.clone();
+                    self.counter_of_parent(&src);
+                }
+            }
+            i = j;
+        }
+    }
+
+    async fn apply_updates_cu(&mut self, updates: Vec<Update>) {
+        let client = self.dst.client.clone();
+        let results: Vec<(String, String, Result<(), crate::client::Error>)> =
+            futures::stream::iter(updates.into_iter().map(|u| {
+                let client = client.clone();
+                async move {
+                    let r = async {
+                        if let Some(data) = u.data {
+                            client.set_data(&u.dst, data, -1).await?;
+                        }
+                        if let Some(acl) = u.acl {
+                            client.set_acl(&u.dst, acl, -1).await?;
+                        }
+                        Ok(())
+                    }
+                    .await;
+                    (u.src, u.dst, r)
+                }
+            }))
+            .buffer_unordered(PARALLEL)
+            .collect()
+            .await;
+        for (src, dst, r) in results {
+            match r {
+                Ok(()) => self.ck.catch_up.applied += 1,
+                Err(e) if e.is(ErrorCode::NO_NODE) => self.queue(src),
+                Err(e) => self.block(&dst, &e),
+            }
+        }
+    }
+
+    fn counter_of_parent(&mut self, src: &str) {
+        let p = parent(src);
+        if p != src && self.map.covers(p) {
+            self.ck.counters_pending.insert(p.to_string());
+        }
+    }
+}
