@@ -2,7 +2,8 @@
 //! frame parsing over a byte stream, `ConnectRequest`, `Request::decode` and `Response::decode`
 //! for the opcode in the first 4 bytes, the request path a server takes (`RequestHeader`, then
 //! the body by its opcode), `Txn::decode_body` for the type in the first 4 bytes, a log entry
-//! (`TxnHeader` + body + digest) and a quorum packet stream.
+//! (`TxnHeader` + body + digest), a quorum packet stream (raw and typed), an election
+//! notification and an election connection handshake.
 //!
 //! Whatever decodes is re-encoded and decoded again, and must give the same value; the lengths
 //! the codec predicts must match the bytes written. A panic, an abort or a mismatch is a crash.
@@ -13,6 +14,7 @@ use zk_proto::frame;
 use zk_proto::jute::{Jute, Reader};
 use zk_proto::ops::OpCode;
 use zk_proto::proto::{ConnectRequest, ConnectResponse, ReplyHeader, RequestHeader, WatcherEvent};
+use zk_proto::quorum::{ElectionHandshake, Notification, QuorumMessage, TxnLogEntry};
 use zk_proto::request::{Request, Response};
 use zk_proto::txn::{QuorumPacket, Txn, TxnDigest, TxnHeader};
 
@@ -29,7 +31,11 @@ fuzz_target!(|data: &[u8]| {
     server_request(data);
     client_reply(data);
     log_entry(data);
+    record::<TxnLogEntry>(data);
     quorum_stream(data);
+    quorum_messages(data);
+    notification(data);
+    record::<ElectionHandshake>(data);
 });
 
 /// Decodes one `T`, re-encodes it and checks the round trip.
@@ -139,5 +145,28 @@ fn quorum_stream(data: &[u8]) {
     let mut r = Reader::new(data);
     while let Ok(p) = QuorumPacket::decode(&mut r) {
         recheck(&p);
+    }
+}
+
+/// Typed quorum messages read from a stream, as a learner or leader reads its peer.
+fn quorum_messages(data: &[u8]) {
+    let mut rest = data;
+    while let Ok(Some((m, used))) = QuorumMessage::decode_stream(rest, frame::FRAME_LEN_MAX_DEFAULT)
+    {
+        assert!(used > 0 && used <= rest.len());
+        recheck(&m);
+        rest = &rest[used..];
+    }
+}
+
+/// An election notification payload (one of Apache's three layouts).
+fn notification(data: &[u8]) {
+    if let Ok(n) = Notification::from_payload(data) {
+        let p = n.to_payload();
+        assert_eq!(p.len(), n.payload_len());
+        assert_eq!(
+            Notification::from_payload(&p).expect("re-encoding does not decode"),
+            n
+        );
     }
 }
