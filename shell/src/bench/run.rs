@@ -81,9 +81,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<Report, BenchError> {
     opts.validate()?;
-    let cs = ConnectString::parse(&opts.connect).map_err(BenchError::zk("connect string"))?;
-    let chroot = cs.chroot.clone().unwrap_or_default();
-    let hosts = cs.hosts.iter().map(|h| format!("{h}{chroot}")).collect();
+    let hosts = hosts_of(&opts.connect)?;
     let stop_flag = Arc::new(AtomicBool::new(*stop.borrow()));
     let forward = {
         let flag = stop_flag.clone();
@@ -102,6 +100,13 @@ pub async fn run(
     let result = run_in(&ctx).await;
     forward.abort();
     result
+}
+
+/// One connect string per server of `connect`, each with the chroot.
+fn hosts_of(connect: &str) -> Result<Vec<String>, BenchError> {
+    let cs = ConnectString::parse(connect).map_err(BenchError::zk("connect string"))?;
+    let chroot = cs.chroot.clone().unwrap_or_default();
+    Ok(cs.hosts.iter().map(|h| format!("{h}{chroot}")).collect())
 }
 
 async fn run_in(ctx: &Ctx<'_>) -> Result<Report, BenchError> {
@@ -413,4 +418,24 @@ async fn measure_watch(
     report.write_latency_ms = LatencySummary::of(&r.writes.all);
     report.events = Some(r.notify.ops);
     report.events_before_ack = Some(r.events_before_ack);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_spread_over_every_server_with_the_chroot() {
+        let hosts = hosts_of("a:1,b:2,c:3/app").unwrap();
+        assert_eq!(hosts, ["a:1/app", "b:2/app", "c:3/app"]);
+        let opts = Options::new("a:1,b:2", Workload::Get);
+        let ctx = Ctx {
+            opts: &opts,
+            hosts: hosts_of(&opts.connect).unwrap(),
+            progress: Arc::new(Progress::default()),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let picked: Vec<&str> = (0..4).map(|i| ctx.host(i)).collect();
+        assert_eq!(picked, ["a:1", "b:2", "a:1", "b:2"]);
+    }
 }
