@@ -5,6 +5,7 @@
 
 mod bench;
 mod frontend;
+mod migrate;
 mod repl;
 
 use std::io::IsTerminal;
@@ -93,13 +94,25 @@ struct Args {
 #[derive(clap::Subcommand, Debug)]
 enum Tool {
     Bench(bench::BenchArgs),
+    /// Migrate subtrees between clusters: plan, preflight, run, status, verify, cutover, rollback.
+    Migrate(migrate::MigrateArgs),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut args = Args::parse();
-    if let Some(Tool::Bench(b)) = args.tool.take() {
-        return bench::run(b).await;
+    match args.tool.take() {
+        Some(Tool::Bench(b)) => return bench::run(b).await,
+        Some(Tool::Migrate(m)) => {
+            return match load_clusters(&args) {
+                Ok(list) => migrate::run(m, list).await,
+                Err(e) => {
+                    eprintln!("zksh: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        None => {}
     }
     match run(args).await {
         Ok(code) => code,
