@@ -626,7 +626,17 @@ impl Prep {
                 Some(_) => {}
             }
         }
-        for p in &es {
+        // Apache iterates a cloned java.util.HashSet of the session's ephemerals, filled in
+        // creation order; the deletes, and so the watch events, follow that order.
+        let mut by_creation: Vec<(i64, String)> = es
+            .into_iter()
+            .map(|p| (tree.get(&p).map_or(i64::MAX, |n| n.stat.czxid), p))
+            .collect();
+        by_creation.sort();
+        let ordered = crate::tree::java::cloned_hash_set_order(
+            by_creation.into_iter().map(|(_, p)| p).collect(),
+        );
+        for p in &ordered {
             if let Some(parent_path) = path::parent(p) {
                 if let Ok(parent) = self.record(tree, parent_path) {
                     self.record_delete(parent, parent_path, p, zxid);
@@ -634,7 +644,7 @@ impl Prep {
             }
         }
         Txn::CloseSession(Some(CloseSessionTxn {
-            paths_to_delete: es.into_iter().collect(),
+            paths_to_delete: ordered,
         }))
     }
 }

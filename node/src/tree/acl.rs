@@ -5,12 +5,6 @@ use base64::Engine;
 use sha1::{Digest, Sha1};
 use zk_proto::{Acl, Id};
 
-/// Java's `String.hashCode` (over UTF-16 code units, wrapping).
-fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
-}
-
 /// A connection's identities in the order Apache iterates them. Apache keeps them in a
 /// `ConcurrentHashMap`-backed set (16 buckets until more than 12 entries), so `whoAmI` and the
 /// `auth` ACL scheme list them by bucket of the jute `Id.hashCode`, then by insertion.
@@ -19,9 +13,9 @@ pub fn java_set_order(ids: &[Id]) -> Vec<Id> {
     let bucket = |id: &Id| {
         let h = 17i32
             .wrapping_mul(37)
-            .wrapping_add(java_string_hash(&id.scheme))
+            .wrapping_add(super::java::string_hash(&id.scheme))
             .wrapping_mul(37)
-            .wrapping_add(java_string_hash(&id.id));
+            .wrapping_add(super::java::string_hash(&id.id));
         let spread = ((h as u32) ^ ((h as u32) >> 16)) & 0x7fff_ffff;
         spread & (buckets - 1)
     };

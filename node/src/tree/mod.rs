@@ -4,6 +4,7 @@
 
 pub mod acl;
 pub mod digest;
+pub mod java;
 pub mod path;
 pub mod watch;
 
