@@ -8,8 +8,6 @@
 //! back. On request a reverse catch-up then carries changes made on the destination back to
 //! the fenced source, so that rolling back loses nothing.
 
-use std::collections::BTreeMap;
-
 use futures::future::join_all;
 use serde::Serialize;
 use zk_proto::ErrorCode;
@@ -25,6 +23,8 @@ use super::{MigrateError, Outcome};
 
 /// Rounds of verify-and-repair before cutover gives up.
 const VERIFY_ROUNDS_MAX: usize = 3;
+/// Walks over the source while putting up the fence, before cutover gives up.
+const FENCE_ROUNDS_MAX: usize = 10;
 
 /// What cutover did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,42 +55,13 @@ pub fn new_connect_string(plan: &Plan) -> String {
 }
 
 impl Engine {
-    /// Puts the fence ACL on every migrated source node, recording the originals first.
+    /// Puts the fence ACL on every migrated source node. Each node's ACL is read with its
+    /// aversion, recorded in the checkpoint (on disk before anything changes), then replaced
+    /// only if it is still that version: a writer changing an ACL meanwhile makes the swap
+    /// fail and the node is read again. Walks repeat until no unfenced node is left, which
+    /// catches nodes created before their parent was fenced (parents sort before children,
+    /// so they are fenced first).
     pub async fn fence_source(&mut self) -> Result<u64, MigrateError> {
-        if self.ck.fence.is_none() {
-            self.emit(Progress::Step {
-                text: "reading the source ACLs for the fence".into(),
-            });
-            let mut originals = BTreeMap::new();
-            for root in self.map.source_roots() {
-                let map = self.map.clone();
-                let w = walk(&self.src.client, &root, &|p| map.covers(p))
-                    .await
-                    .map_err(|e| MigrateError::zk(&self.src.side.label, e))?;
-                let paths: Vec<String> = w
-                    .nodes
-                    .iter()
-                    .filter(|(_, (s, _))| !self.skips(s))
-                    .map(|(p, _)| p.clone())
-                    .collect();
-                for chunk in paths.chunks(PARALLEL) {
-                    let acls = join_all(chunk.iter().map(|p| self.src.client.get_acl(p))).await;
-                    for (p, a) in chunk.iter().zip(acls) {
-                        match a {
-                            Ok((acl, _)) => drop(originals.insert(p.clone(), acl_text(&acl))),
-                            Err(e) if e.is(ErrorCode::NO_NODE) => {}
-                            Err(e) => return Err(MigrateError::zk(&self.src.side.label, e)),
-                        }
-                    }
-                }
-            }
-            self.ck.fence = Some(Fence {
-                originals,
-                applied: Default::default(),
-            });
-            // The originals are on disk before the first ACL changes.
-            self.save()?;
-        }
         let entry = self.src.identity.fence_entry();
         match &entry {
             None => self.warn(
@@ -104,47 +75,86 @@ impl Engine {
             )),
             Some(_) => {}
         }
+        if self.ck.fence.is_none() {
+            self.ck.fence = Some(Fence::default());
+        }
         self.emit(Progress::Step {
             text: "fencing writers off the source".into(),
         });
-        let fence = self.ck.fence.clone().expect("fence recorded above");
-        let todo: Vec<(String, String)> = fence
-            .originals
-            .iter()
-            .filter(|(p, _)| !fence.applied.contains(*p))
-            .map(|(p, a)| (p.clone(), a.clone()))
-            .collect();
-        for chunk in todo.chunks(PARALLEL) {
-            let client = &self.src.client;
-            let results = join_all(chunk.iter().map(|(p, orig)| {
-                let acl = fence_acl(&acl_from_text(orig), entry.as_ref());
-                async move { client.set_acl(p, acl, -1).await }
-            }))
-            .await;
-            for ((p, _), r) in chunk.iter().zip(results) {
-                match r {
-                    Ok(stat) => {
-                        if let Some(m) = self.marks.get_mut(p) {
-                            // The fence's own ACL change is not a change to carry.
-                            m.aversion = stat.aversion;
-                        }
-                        self.ck.fence.as_mut().expect("fence").applied.insert(p.clone());
-                    }
-                    Err(e) if e.is(ErrorCode::NO_NODE) => {}
-                    Err(e) if e.is(ErrorCode::NO_AUTH) => {
-                        self.save()?;
-                        return Err(MigrateError::Failed(format!(
-                            "cannot fence {p}: the migrator lacks ADMIN on it (authenticate as super on \
-                             the source, or set [cutover] fence = \"confirm\"); `zksh migrate rollback` \
-                             lifts the part of the fence already in place"
-                        )));
-                    }
-                    Err(e) => return Err(MigrateError::zk(&self.src.side.label, e)),
-                }
+        for _ in 0..FENCE_ROUNDS_MAX {
+            let todo = self.unfenced().await?;
+            if todo.is_empty() {
+                return Ok(self.ck.fence.as_ref().map_or(0, |f| f.applied.len() as u64));
             }
-            self.save()?;
+            for chunk in todo.chunks(PARALLEL) {
+                self.fence_chunk(chunk, entry.as_ref()).await?;
+            }
         }
-        Ok(self.ck.fence.as_ref().map_or(0, |f| f.applied.len() as u64))
+        Err(MigrateError::Failed(format!(
+            "the source kept changing while the fence went up ({FENCE_ROUNDS_MAX} rounds); run cutover again"
+        )))
+    }
+
+    /// Migrated source nodes without the fence yet, parents first.
+    async fn unfenced(&self) -> Result<Vec<String>, MigrateError> {
+        let applied = &self.ck.fence.as_ref().expect("fence").applied;
+        let mut out = Vec::new();
+        for root in self.map.source_roots() {
+            let map = self.map.clone();
+            let w = walk(&self.src.client, &root, &|p| map.covers(p))
+                .await
+                .map_err(|e| MigrateError::zk(&self.src.side.label, e))?;
+            out.extend(
+                w.nodes
+                    .iter()
+                    .filter(|(p, (s, _))| !self.skips(s) && !applied.contains(*p))
+                    .map(|(p, _)| p.clone()),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn fence_chunk(&mut self, chunk: &[String], entry: Option<&zk_proto::Acl>) -> Result<(), MigrateError> {
+        let client = self.src.client.clone();
+        let acls = join_all(chunk.iter().map(|p| client.get_acl(p))).await;
+        let mut swaps = Vec::new();
+        for (p, a) in chunk.iter().zip(acls) {
+            match a {
+                Ok((acl, stat)) => {
+                    let fence = self.ck.fence.as_mut().expect("fence");
+                    fence.originals.insert(p.clone(), acl_text(&acl));
+                    swaps.push((p.clone(), fence_acl(&acl, entry), stat.aversion));
+                }
+                Err(e) if e.is(ErrorCode::NO_NODE) => {}
+                Err(e) => return Err(MigrateError::zk(&self.src.side.label, e)),
+            }
+        }
+        // The originals are on disk before the first ACL changes.
+        self.save()?;
+        let results = join_all(swaps.iter().map(|(p, acl, v)| client.set_acl(p, acl.clone(), *v))).await;
+        for ((p, _, _), r) in swaps.iter().zip(results) {
+            match r {
+                Ok(stat) => {
+                    if let Some(m) = self.marks.get_mut(p) {
+                        // The fence's own ACL change is not a change to carry.
+                        m.aversion = stat.aversion;
+                    }
+                    self.ck.fence.as_mut().expect("fence").applied.insert(p.clone());
+                }
+                // Changed since read, or gone: the next round reads it again.
+                Err(e) if e.is(ErrorCode::NO_NODE) || e.is(ErrorCode::BAD_VERSION) => {}
+                Err(e) if e.is(ErrorCode::NO_AUTH) => {
+                    self.save()?;
+                    return Err(MigrateError::Failed(format!(
+                        "cannot fence {p}: the migrator lacks ADMIN on it (authenticate as super on \
+                         the source, or set [cutover] fence = \"confirm\"); `zksh migrate rollback` \
+                         lifts the part of the fence already in place"
+                    )));
+                }
+                Err(e) => return Err(MigrateError::zk(&self.src.side.label, e)),
+            }
+        }
+        self.save()
     }
 
     /// Drains, verifies, repairs what differs and verifies again, a few times at most.
