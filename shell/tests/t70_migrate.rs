@@ -277,6 +277,33 @@ async fn writer(c: Client, writable: Vec<String>, stop: Arc<AtomicBool>, stats: 
     }
 }
 
+/// Writes `count` probe nodes on the source, one every 100 ms, and measures how long each
+/// takes to appear on the destination (sorted, in milliseconds).
+async fn probe_lag(src: &str, dst: &str, count: usize) -> Result<Vec<u64>> {
+    let a = session(src, "alice").await?;
+    let b = session(dst, "super").await?;
+    let mut lags = Vec::new();
+    for k in 0..count {
+        let path = format!("{ROOT}/w/probe-{k:03}");
+        let t = Instant::now();
+        a.create(&path, Some(b"probe".to_vec()), Acl::open_unsafe(), CreateMode::Persistent, None)
+            .await?;
+        loop {
+            if b.exists(&path, false).await?.is_some() {
+                break;
+            }
+            ensure!(t.elapsed() < Duration::from_secs(60), "probe {path} never arrived");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        lags.push(t.elapsed().as_millis() as u64);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    lags.sort();
+    a.close().await;
+    b.close().await;
+    Ok(lags)
+}
+
 /// A plan file for the two servers.
 fn write_plan(dir: &Path, src: &str, dst: &str, rate: u64) -> Result<PathBuf> {
     let plan = dir.join("plan.toml");
@@ -461,6 +488,9 @@ struct Numbers {
     copy_ms: u64,
     pending_max: u64,
     lag_ms_max: u64,
+    /// End-to-end catch-up lag of probe writes: median and worst, in milliseconds.
+    probe_p50_ms: u64,
+    probe_max_ms: u64,
     writer_ops: u64,
     fenced_writes: u64,
     counters: usize,
@@ -539,11 +569,21 @@ async fn scenario(s: &Scenario, src: &str, dst: &str) -> Result<Numbers> {
     // Run again until in sync, with the writer still going.
     let code = zksh_done(&["migrate", "run", "--plan", plan_s, "--until-synced"], &log).await?;
     ensure!(code == 0, "run --until-synced exit {code}:\n{}", tail(&log));
-    // A little more catch-up under load, then cutover fences the writer out.
+    // The catch-up under load: how long a change on the source takes to show on the
+    // destination, measured end to end with probe nodes while the writer keeps going.
+    let sweeps = checkpoint(dir.path()).context("checkpoint")?["catch_up"]["sweeps"].as_u64();
     let mut child = zksh(&["migrate", "run", "--plan", plan_s], &log)?;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    child.kill()?;
-    child.wait()?;
+    // A new process compares everything once; measure after that first sweep.
+    wait_for(dir.path(), &mut child, &log, "the first sweep of the new run", |c| {
+        c["catch_up"]["sweeps"].as_u64() > sweeps && c["catch_up"]["pending"] == 0
+    })
+    .await?;
+    let lags = probe_lag(src, dst, 20).await?;
+    // SIGTERM stops it at the next checkpoint (exit 130).
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
+    ensure!(status.success(), "kill -TERM failed");
+    let code = child.wait()?.code();
+    ensure!(code == Some(130), "run after SIGTERM exited {code:?}:\n{}", tail(&log));
     let code = zksh_done(&["migrate", "cutover", "--plan", plan_s, "--yes"], &log).await?;
     ensure!(code == 0, "cutover exit {code}:\n{}", tail(&log));
     stop.store(true, Ordering::Relaxed);
@@ -590,6 +630,8 @@ async fn scenario(s: &Scenario, src: &str, dst: &str) -> Result<Numbers> {
         copy_ms: ck["copy"]["elapsed_ms"].as_u64().unwrap_or(0),
         pending_max: ck["catch_up"]["pending_max"].as_u64().unwrap_or(0),
         lag_ms_max: ck["catch_up"]["lag_ms_max"].as_u64().unwrap_or(0),
+        probe_p50_ms: lags[lags.len() / 2],
+        probe_max_ms: lags[lags.len() - 1],
         writer_ops: stats.ops.load(Ordering::Relaxed),
         fenced_writes: stats.fenced.load(Ordering::Relaxed),
         counters: parents.len(),
@@ -597,8 +639,9 @@ async fn scenario(s: &Scenario, src: &str, dst: &str) -> Result<Numbers> {
     let secs = (numbers.copy_ms as f64 / 1000.0).max(0.001);
     eprintln!(
         "{label}: {} nodes, {:.1} MB copied in {:.1} s ({:.0} nodes/s, {:.2} MB/s{}); catch-up under a writer \
-         of {:.0} ops/s: at most {} changes pending, oldest {} ms; {} writes refused by the fence; \
-         {} parents give the same next sequential name",
+         of {:.0} ops/s: a change shows on the destination after {} ms (median), {} ms (worst of {}); \
+         at most {} changes pending, oldest {} ms (sweeps after restarts included); \
+         {} writes refused by the fence; {} parents give the same next sequential name",
         numbers.nodes,
         numbers.bytes as f64 / 1e6,
         secs,
@@ -606,6 +649,9 @@ async fn scenario(s: &Scenario, src: &str, dst: &str) -> Result<Numbers> {
         numbers.bytes as f64 / 1e6 / secs,
         if s.rate > 0 { ", rate-limited" } else { "" },
         numbers.writer_ops as f64 / writer_secs,
+        numbers.probe_p50_ms,
+        numbers.probe_max_ms,
+        lags.len(),
         numbers.pending_max,
         numbers.lag_ms_max,
         numbers.fenced_writes,

@@ -143,7 +143,7 @@ pub enum DiffKind {
     Acl,
     Type,
     /// The next sequential suffix differs.
-    Counter { source: i64, destination: i64 },
+    Counter { source_next: i64, destination_next: i64 },
 }
 
 /// One difference, by path relative to the root.
@@ -212,8 +212,8 @@ fn node_diffs(rel: &str, a: &Entry, b: &Entry, out: &mut Vec<RelDiff>) {
 fn counter_diff(a: &Entry, b: &Entry) -> Option<DiffKind> {
     match (a.counter, b.counter) {
         (Some(s), d) if d != Some(s) => Some(DiffKind::Counter {
-            source: s,
-            destination: d.unwrap_or(0),
+            source_next: s,
+            destination_next: d.unwrap_or(0),
         }),
         _ => None,
     }
@@ -314,8 +314,8 @@ mod tests {
         assert_eq!(
             diffs[0].kind,
             DiffKind::Counter {
-                source: 7,
-                destination: 5
+                source_next: 7,
+                destination_next: 5
             }
         );
     }

@@ -35,9 +35,9 @@ impl Difference {
             DiffKind::Acl => "ACL differs".into(),
             DiffKind::Type => "node type differs".into(),
             DiffKind::Counter {
-                source,
-                destination,
-            } => format!("next sequential suffix {destination} (source {source})"),
+                source_next,
+                destination_next,
+            } => format!("next sequential suffix {destination_next} (source {source_next})"),
         }
     }
 }
