@@ -10,12 +10,14 @@
 //!   at a capped frame rate.
 //! - [`embedded`], [`shell`]: the local dev ensemble and the zksh pane, when their crates
 //!   provide them.
+//! - [`migration`]: runs `zk_shell::migrate` for the migration wizard (`app::wizard`).
 //!
 //! Nothing here writes to the screen except `run` through ratatui; logs go to a file.
 
 pub mod app;
 pub mod config;
 pub mod embedded;
+pub mod migration;
 pub mod poll;
 pub mod run;
 pub mod shell;

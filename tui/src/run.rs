@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::app::{self, Clock, Effect, Msg, State};
 use crate::config::{ClusterSpec, Thresholds};
 use crate::poll::{self, PollConfig, Target};
-use crate::{embedded, shell, term, ui};
+use crate::{embedded, migration, shell, term, ui};
 
 /// Shortest time between two frames (20 frames per second at most).
 pub const FRAME_MIN: Duration = Duration::from_millis(50);
@@ -122,6 +122,7 @@ async fn run_loop(
     // The shell task starts with the first command typed in the pane.
     let mut shell_tx: Option<mpsc::Sender<shell::Line>> = None;
     let mut shell_task = None;
+    let mut migrations = migration::Runner::new(migration::default_dir(), tx.clone());
     let result = loop {
         if dirty && last_draw.elapsed() >= FRAME_MIN {
             app::update(&mut state, Msg::Tick(clock()));
@@ -158,6 +159,7 @@ async fn run_loop(
             match effect {
                 Effect::Quit => {}
                 Effect::RefreshNow => refresh_tx.send_modify(|n| *n += 1),
+                Effect::Migration(cmd) => migrations.handle(cmd),
                 Effect::ShellCommand { cluster, line } => {
                     let shell_tx = shell_tx.get_or_insert_with(|| {
                         let (shell_tx, handle) = shell::spawn(specs.to_vec(), tx.clone());
@@ -177,6 +179,9 @@ async fn run_loop(
         }
     };
     stop.store(true, Ordering::Relaxed);
+    // A running migration stops at its next checkpoint; `zksh migrate run` or the wizard
+    // continues it later.
+    migrations.shutdown();
     for poller in pollers {
         poller.abort();
     }

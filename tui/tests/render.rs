@@ -99,12 +99,13 @@ fn alarm_two_leaders() {
 }
 
 #[test]
-fn migration_and_shell_say_not_available() {
+fn migration_wizard_and_shell_open() {
     let mut state = fleet();
     key(&mut state, KeyCode::Char('m'));
     let screen = text(&render(&state, 120, 30));
-    assert!(screen.contains("not available yet"), "{screen}");
+    assert!(screen.contains("Migration 1/7 · source · prod"), "{screen}");
     key(&mut state, KeyCode::Esc);
+    assert!(state.migration.is_none());
     key(&mut state, KeyCode::Char('!'));
     assert!(state.shell.is_some());
     let screen = text(&render(&state, 120, 30));

@@ -266,7 +266,9 @@ async fn run_engine(e: &mut Engine, opts: RunOptions) -> Result<Outcome, Migrate
 /// Verifies the destination against the source. Safe beside a running migrator (it then
 /// leaves the checkpoint alone).
 pub async fn verify(plan: &Plan, sink: Sink) -> Result<VerifyReport, MigrateError> {
-    let busy = Lock::holder(&plan.checkpoint).is_some_and(|pid| pid != std::process::id());
+    // A live holder (this process included: zk-top verifies beside its own run) owns the
+    // checkpoint; then verify only reads.
+    let busy = Lock::holder(&plan.checkpoint).is_some();
     let (_tx, control) = progress::control();
     let (mut e, _lock) = open(plan, sink, control, false, busy).await?;
     let r = e.verify().await;

@@ -10,6 +10,7 @@ pub mod history;
 pub mod keys;
 pub mod model;
 pub mod rows;
+pub mod wizard;
 
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
@@ -46,6 +47,8 @@ pub enum Msg {
     ShellOutput(Vec<String>),
     /// A line for the status bar (embedded ensemble started or failed, ...).
     Notice(String),
+    /// What the migration engine reported to the wizard.
+    Migration(wizard::MigrationMsg),
 }
 
 impl From<Polled> for Msg {
@@ -66,6 +69,8 @@ pub enum Effect {
         cluster: usize,
         line: String,
     },
+    /// Work for the migration engine; its reports come back as [`Msg::Migration`].
+    Migration(wizard::MigrationCmd),
 }
 
 /// Which screen is shown.
@@ -131,6 +136,10 @@ pub struct State {
     pub prompt: Option<Prompt>,
     pub overlay: Option<Overlay>,
     pub shell: Option<ShellPane>,
+    /// The migration wizard, while it is open.
+    pub migration: Option<wizard::Wizard>,
+    /// The clusters as configured (the wizard builds its plan from them).
+    pub specs: Vec<ClusterSpec>,
     pub alarm_log: Ring<AlarmEvent>,
     /// Poll interval, for display.
     pub interval_ms: u64,
@@ -152,6 +161,8 @@ impl State {
             prompt: None,
             overlay: None,
             shell: None,
+            migration: None,
+            specs: specs.to_vec(),
             alarm_log: Ring::new(ALARM_LOG_LEN),
             interval_ms,
             size: (80, 24),
@@ -217,6 +228,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Notice(text) => state.notice = Some(text),
+        Msg::Migration(m) => {
+            if let Some(w) = &mut state.migration {
+                wizard::on_msg(w, m);
+            }
+        }
     }
     Vec::new()
 }
@@ -252,6 +268,13 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     if state.overlay.is_some() {
         state.overlay = None;
         return Vec::new();
+    }
+    if let Some(w) = &mut state.migration {
+        let (effects, close) = wizard::on_key(w, key, &state.clusters, &state.specs);
+        if close {
+            state.migration = None;
+        }
+        return effects;
     }
     if state.prompt.is_some() {
         return on_prompt_key(state, key);
@@ -326,18 +349,10 @@ pub fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             nav.descending = !nav.descending;
         }
         Action::Shell => open_shell(state),
-        Action::Migrate => {
-            let name = state
-                .focused_cluster()
-                .map(|c| state.clusters[c].name.clone())
-                .unwrap_or_default();
-            state.overlay = Some(Overlay::Notice {
-                title: "Migration".to_string(),
-                text: format!(
-                    "The migration wizard is not available yet.\nIt will start a guided migration from cluster {name:?}."
-                ),
-            });
-        }
+        Action::Migrate => match state.focused_cluster() {
+            Some(c) => state.migration = Some(wizard::Wizard::new(c, state.clusters.len())),
+            None => state.notice = Some("no cluster to migrate from".to_string()),
+        },
         Action::Refresh => {
             state.notice = Some("polling every server now".to_string());
             return vec![Effect::RefreshNow];

@@ -7,6 +7,7 @@ pub mod overlay;
 pub mod overview;
 pub mod panes;
 pub mod widgets;
+pub mod wizard;
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -35,6 +36,16 @@ pub fn draw(frame: &mut Frame, state: &State) {
         panes::shell(frame, shell, state);
     }
     panes::footer(frame, areas.footer, state);
+    if let Some(w) = &state.migration {
+        let top = areas.title.bottom();
+        let body = Rect {
+            x: area.x,
+            y: top,
+            width: area.width,
+            height: areas.footer.y.saturating_sub(top),
+        };
+        wizard::draw(frame, body, state, w);
+    }
     match &state.overlay {
         Some(Overlay::Help) => overlay::help(frame, area),
         Some(Overlay::Notice { title, text }) => overlay::notice(frame, area, title, text),
