@@ -72,9 +72,18 @@ fn acl_for(i: usize) -> Vec<Acl> {
         0 => vec![Acl::new(31, "digest", &alice)],
         1 => Acl::open_unsafe(),
         2 => vec![Acl::new(31, "ip", "127.0.0.1")],
-        3 => vec![Acl::new(1, "world", "anyone"), Acl::new(31, "digest", &alice)],
-        4 => vec![Acl::new(1, "ip", "10.0.0.0/8"), Acl::new(31, "ip", "127.0.0.0/8")],
-        _ => vec![Acl::new(5, "world", "anyone"), Acl::new(31, "digest", &alice)],
+        3 => vec![
+            Acl::new(1, "world", "anyone"),
+            Acl::new(31, "digest", &alice),
+        ],
+        4 => vec![
+            Acl::new(1, "ip", "10.0.0.0/8"),
+            Acl::new(31, "ip", "127.0.0.0/8"),
+        ],
+        _ => vec![
+            Acl::new(5, "world", "anyone"),
+            Acl::new(31, "digest", &alice),
+        ],
     }
 }
 
@@ -174,7 +183,10 @@ async fn fill(c: &Client, nodes: usize) -> Result<Vec<String>> {
             )
         }))
         .await;
-        let mut names: Vec<String> = made.into_iter().map(|r| r.map(|(p, _)| p)).collect::<Result<_, _>>()?;
+        let mut names: Vec<String> = made
+            .into_iter()
+            .map(|r| r.map(|(p, _)| p))
+            .collect::<Result<_, _>>()?;
         names.sort();
         for p in &names[..12] {
             c.delete(p, -1).await?;
@@ -192,14 +204,32 @@ async fn fill(c: &Client, nodes: usize) -> Result<Vec<String>> {
 /// Ephemerals of a session that stays alive for the whole test.
 async fn ephemerals(c: &Client) -> Result<()> {
     for i in 0..10 {
-        c.create(&format!("{ROOT}/eph/e{i}"), Some(b"live".to_vec()), Acl::open_unsafe(), CreateMode::Ephemeral, None)
-            .await?;
+        c.create(
+            &format!("{ROOT}/eph/e{i}"),
+            Some(b"live".to_vec()),
+            Acl::open_unsafe(),
+            CreateMode::Ephemeral,
+            None,
+        )
+        .await?;
     }
     for i in 0..3 {
-        c.create(&format!("{ROOT}/g001/eph-{i}"), None, Acl::open_unsafe(), CreateMode::Ephemeral, None)
-            .await?;
-        c.create(&format!("{ROOT}/q0/lock-"), None, Acl::open_unsafe(), CreateMode::EphemeralSequential, None)
-            .await?;
+        c.create(
+            &format!("{ROOT}/g001/eph-{i}"),
+            None,
+            Acl::open_unsafe(),
+            CreateMode::Ephemeral,
+            None,
+        )
+        .await?;
+        c.create(
+            &format!("{ROOT}/q0/lock-"),
+            None,
+            Acl::open_unsafe(),
+            CreateMode::EphemeralSequential,
+            None,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -225,7 +255,13 @@ async fn writer(c: Client, writable: Vec<String>, stop: Arc<AtomicBool>, stats: 
             0 | 1 => {
                 let p = format!("{ROOT}/w/n{i:06}");
                 let r = c
-                    .create(&p, data_for(i + 3), acl_for(if i % 3 == 0 { 0 } else { 1 }), CreateMode::Persistent, None)
+                    .create(
+                        &p,
+                        data_for(i + 3),
+                        acl_for((i % 3).min(1)),
+                        CreateMode::Persistent,
+                        None,
+                    )
                     .await;
                 if r.is_ok() {
                     mine.push(p);
@@ -235,13 +271,21 @@ async fn writer(c: Client, writable: Vec<String>, stop: Arc<AtomicBool>, stats: 
             2 => {
                 let q = i % queues.len();
                 let r = c
-                    .create(&format!("{}/job-", queues[q]), Some(b"w".to_vec()), Acl::open_unsafe(), CreateMode::PersistentSequential, None)
+                    .create(
+                        &format!("{}/job-", queues[q]),
+                        Some(b"w".to_vec()),
+                        Acl::open_unsafe(),
+                        CreateMode::PersistentSequential,
+                        None,
+                    )
                     .await;
                 r.map(|(p, _)| seq[q].push(p))
             }
             3 | 4 => {
                 let p = &writable[(i * 7919) % writable.len()];
-                c.set_data(p, Some(format!("w{i}").repeat(i % 50).into_bytes()), -1).await.map(|_| ())
+                c.set_data(p, Some(format!("w{i}").repeat(i % 50).into_bytes()), -1)
+                    .await
+                    .map(|_| ())
             }
             5 if mine.len() > 10 => {
                 let p = mine.remove((i * 31) % mine.len());
@@ -286,13 +330,22 @@ async fn probe_lag(src: &str, dst: &str, count: usize) -> Result<Vec<u64>> {
     for k in 0..count {
         let path = format!("{ROOT}/w/probe-{k:03}");
         let t = Instant::now();
-        a.create(&path, Some(b"probe".to_vec()), Acl::open_unsafe(), CreateMode::Persistent, None)
-            .await?;
+        a.create(
+            &path,
+            Some(b"probe".to_vec()),
+            Acl::open_unsafe(),
+            CreateMode::Persistent,
+            None,
+        )
+        .await?;
         loop {
             if b.exists(&path, false).await?.is_some() {
                 break;
             }
-            ensure!(t.elapsed() < Duration::from_secs(60), "probe {path} never arrived");
+            ensure!(
+                t.elapsed() < Duration::from_secs(60),
+                "probe {path} never arrived"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         lags.push(t.elapsed().as_millis() as u64);
@@ -319,7 +372,10 @@ fn write_plan(dir: &Path, src: &str, dst: &str, rate: u64) -> Result<PathBuf> {
 }
 
 fn zksh(args: &[&str], log: &Path) -> Result<Child> {
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
     Command::new(ZKSH)
         .args(args)
         .stdin(Stdio::null())
@@ -357,7 +413,13 @@ fn checkpoint(dir: &Path) -> Option<serde_json::Value> {
 }
 
 /// Waits until the checkpoint satisfies `cond`, or fails when the process ends first.
-async fn wait_for(dir: &Path, child: &mut Child, log: &Path, what: &str, cond: impl Fn(&serde_json::Value) -> bool) -> Result<()> {
+async fn wait_for(
+    dir: &Path,
+    child: &mut Child,
+    log: &Path,
+    what: &str,
+    cond: impl Fn(&serde_json::Value) -> bool,
+) -> Result<()> {
     let started = Instant::now();
     loop {
         if checkpoint(dir).as_ref().is_some_and(&cond) {
@@ -412,7 +474,9 @@ async fn snapshot(c: &zk::Client, root: &str) -> Result<BTreeMap<String, Seen>> 
             for (p, d, ch, a) in reads {
                 let ((data, stat), (children, _), (acl, _)) = match (d, ch, a) {
                     (Ok(d), Ok(ch), Ok(a)) => (d, ch, a),
-                    (Err(zk::Error::NoNode), _, _) | (_, Err(zk::Error::NoNode), _) | (_, _, Err(zk::Error::NoNode)) => continue,
+                    (Err(zk::Error::NoNode), _, _)
+                    | (_, Err(zk::Error::NoNode), _)
+                    | (_, _, Err(zk::Error::NoNode)) => continue,
                     (d, ch, a) => bail!("read {p}: {:?} {:?} {:?}", d.err(), ch.err(), a.err()),
                 };
                 let mut acl_text: Vec<String> = acl
@@ -425,10 +489,16 @@ async fn snapshot(c: &zk::Client, root: &str) -> Result<BTreeMap<String, Seen>> 
                     .filter(|a| !(a.scheme() == "digest" && a.id().starts_with("super:")))
                     .all(|a| {
                         let p = a.permission();
-                        !p.has(zk::Permission::WRITE) && !p.has(zk::Permission::CREATE) && !p.has(zk::Permission::DELETE)
+                        !p.has(zk::Permission::WRITE)
+                            && !p.has(zk::Permission::CREATE)
+                            && !p.has(zk::Permission::DELETE)
                     });
                 for n in &children {
-                    next.push(if p == "/" { format!("/{n}") } else { format!("{p}/{n}") });
+                    next.push(if p == "/" {
+                        format!("/{n}")
+                    } else {
+                        format!("{p}/{n}")
+                    });
                 }
                 out.insert(
                     p.clone(),
@@ -450,7 +520,11 @@ async fn snapshot(c: &zk::Client, root: &str) -> Result<BTreeMap<String, Seen>> 
 
 /// The source as the destination should have it: without ephemerals.
 fn without_ephemerals(mut t: BTreeMap<String, Seen>) -> BTreeMap<String, Seen> {
-    let gone: BTreeSet<String> = t.iter().filter(|(_, s)| s.ephemeral).map(|(p, _)| p.clone()).collect();
+    let gone: BTreeSet<String> = t
+        .iter()
+        .filter(|(_, s)| s.ephemeral)
+        .map(|(p, _)| p.clone())
+        .collect();
     t.retain(|p, _| !gone.contains(p));
     for (p, s) in t.iter_mut() {
         s.children.retain(|c| !gone.contains(&format!("{p}/{c}")));
@@ -458,25 +532,45 @@ fn without_ephemerals(mut t: BTreeMap<String, Seen>) -> BTreeMap<String, Seen> {
     t
 }
 
-fn compare(what: &str, a: &BTreeMap<String, Seen>, b: &BTreeMap<String, Seen>, acl: bool) -> Result<()> {
+fn compare(
+    what: &str,
+    a: &BTreeMap<String, Seen>,
+    b: &BTreeMap<String, Seen>,
+    acl: bool,
+) -> Result<()> {
     let mut diffs = Vec::new();
     for p in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
         match (a.get(p), b.get(p)) {
             (Some(x), Some(y)) => {
                 if x.data != y.data {
-                    diffs.push(format!("{p}: data ({} vs {} bytes)", x.data.len(), y.data.len()));
+                    diffs.push(format!(
+                        "{p}: data ({} vs {} bytes)",
+                        x.data.len(),
+                        y.data.len()
+                    ));
                 }
                 if x.children != y.children {
-                    diffs.push(format!("{p}: children {:?} vs {:?}", x.children, y.children));
+                    diffs.push(format!(
+                        "{p}: children {:?} vs {:?}",
+                        x.children, y.children
+                    ));
                 }
                 if acl && x.acl != y.acl {
                     diffs.push(format!("{p}: acl {:?} vs {:?}", x.acl, y.acl));
                 }
             }
-            (x, _) => diffs.push(format!("{p}: only on {}", if x.is_some() { "source" } else { "destination" })),
+            (x, _) => diffs.push(format!(
+                "{p}: only on {}",
+                if x.is_some() { "source" } else { "destination" }
+            )),
         }
     }
-    ensure!(diffs.is_empty(), "{what}: {} differences:\n{}", diffs.len(), diffs[..diffs.len().min(30)].join("\n"));
+    ensure!(
+        diffs.is_empty(),
+        "{what}: {} differences:\n{}",
+        diffs.len(),
+        diffs[..diffs.len().min(30)].join("\n")
+    );
     Ok(())
 }
 
@@ -505,16 +599,32 @@ struct Scenario {
 }
 
 fn run_scenario(s: Scenario) -> Result<Option<Numbers>> {
-    let Some(src) = start(s.from)? else { return Ok(None) };
-    let Some(dst) = start(s.to)? else { return Ok(None) };
+    let Some(src) = start(s.from)? else {
+        return Ok(None);
+    };
+    let Some(dst) = start(s.to)? else {
+        return Ok(None);
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let n = rt.block_on(scenario(&s, &src.addr().to_string(), &dst.addr().to_string()));
+    let n = rt.block_on(scenario(
+        &s,
+        &src.addr().to_string(),
+        &dst.addr().to_string(),
+    ));
     if n.is_err() {
-        eprintln!("source log {}:\n{}", src.log_path().display(), tail(src.log_path()));
-        eprintln!("destination log {}:\n{}", dst.log_path().display(), tail(dst.log_path()));
+        eprintln!(
+            "source log {}:\n{}",
+            src.log_path().display(),
+            tail(src.log_path())
+        );
+        eprintln!(
+            "destination log {}:\n{}",
+            dst.log_path().display(),
+            tail(dst.log_path())
+        );
     }
     n.map(Some)
 }
@@ -526,7 +636,11 @@ async fn scenario(s: &Scenario, src: &str, dst: &str) -> Result<Numbers> {
     let admin = session(src, "super").await?;
     let t = Instant::now();
     let writable = fill(&admin, s.nodes).await?;
-    eprintln!("{label}: filled {} nodes in {:.1} s", s.nodes, t.elapsed().as_secs_f64());
+    eprintln!(
+        "{label}: filled {} nodes in {:.1} s",
+        s.nodes,
+        t.elapsed().as_secs_f64()
+    );
     let holder = session(src, "alice").await?;
     ephemerals(&holder).await?;
     let plan = write_plan(dir.path(), src, dst, s.rate)?;
@@ -545,18 +659,28 @@ async fn scenario(s: &Scenario, src: &str, dst: &str) -> Result<Numbers> {
     // SIGKILL during the copy.
     let mut child = zksh(&["migrate", "run", "--plan", plan_s], &log)?;
     let third = (s.nodes / 3) as u64;
-    wait_for(dir.path(), &mut child, &log, "a third of the copy", |c| c["copy"]["nodes"].as_u64() >= Some(third)).await?;
+    wait_for(dir.path(), &mut child, &log, "a third of the copy", |c| {
+        c["copy"]["nodes"].as_u64() >= Some(third)
+    })
+    .await?;
     child.kill()?;
     child.wait()?;
     let ck = checkpoint(dir.path()).context("checkpoint after the kill")?;
     ensure!(ck["phase"] == "copying", "killed in {}", ck["phase"]);
-    eprintln!("{label}: killed during the copy at {} nodes", ck["copy"]["nodes"]);
+    eprintln!(
+        "{label}: killed during the copy at {} nodes",
+        ck["copy"]["nodes"]
+    );
 
     // SIGKILL during the catch-up, after it has applied something.
     let mut child = zksh(&["migrate", "run", "--plan", plan_s], &log)?;
-    wait_for(dir.path(), &mut child, &log, "the catch-up to apply changes", |c| {
-        c["phase"] == "catching_up" && c["catch_up"]["applied"].as_u64() > Some(20)
-    })
+    wait_for(
+        dir.path(),
+        &mut child,
+        &log,
+        "the catch-up to apply changes",
+        |c| c["phase"] == "catching_up" && c["catch_up"]["applied"].as_u64() > Some(20),
+    )
     .await?;
     child.kill()?;
     child.wait()?;
@@ -567,23 +691,38 @@ async fn scenario(s: &Scenario, src: &str, dst: &str) -> Result<Numbers> {
     );
 
     // Run again until in sync, with the writer still going.
-    let code = zksh_done(&["migrate", "run", "--plan", plan_s, "--until-synced"], &log).await?;
+    let code = zksh_done(
+        &["migrate", "run", "--plan", plan_s, "--until-synced"],
+        &log,
+    )
+    .await?;
     ensure!(code == 0, "run --until-synced exit {code}:\n{}", tail(&log));
     // The catch-up under load: how long a change on the source takes to show on the
     // destination, measured end to end with probe nodes while the writer keeps going.
     let sweeps = checkpoint(dir.path()).context("checkpoint")?["catch_up"]["sweeps"].as_u64();
     let mut child = zksh(&["migrate", "run", "--plan", plan_s], &log)?;
     // A new process compares everything once; measure after that first sweep.
-    wait_for(dir.path(), &mut child, &log, "the first sweep of the new run", |c| {
-        c["catch_up"]["sweeps"].as_u64() > sweeps && c["catch_up"]["pending"] == 0
-    })
+    wait_for(
+        dir.path(),
+        &mut child,
+        &log,
+        "the first sweep of the new run",
+        |c| c["catch_up"]["sweeps"].as_u64() > sweeps && c["catch_up"]["pending"] == 0,
+    )
     .await?;
     let lags = probe_lag(src, dst, 20).await?;
     // SIGTERM stops it at the next checkpoint (exit 130).
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()?;
     ensure!(status.success(), "kill -TERM failed");
     let code = child.wait()?.code();
-    ensure!(code == Some(130), "run after SIGTERM exited {code:?}:\n{}", tail(&log));
+    ensure!(
+        code == Some(130),
+        "run after SIGTERM exited {code:?}:\n{}",
+        tail(&log)
+    );
     let code = zksh_done(&["migrate", "cutover", "--plan", plan_s, "--yes"], &log).await?;
     ensure!(code == 0, "cutover exit {code}:\n{}", tail(&log));
     stop.store(true, Ordering::Relaxed);
@@ -598,20 +737,39 @@ async fn scenario(s: &Scenario, src: &str, dst: &str) -> Result<Numbers> {
     let src_tree = without_ephemerals(snapshot(&a, ROOT).await?);
     let dst_tree = snapshot(&b, ROOT).await?;
     compare(&label, &src_tree, &dst_tree, false)?;
-    let unfenced: Vec<&String> = src_tree.iter().filter(|(_, s)| !s.fenced).map(|(p, _)| p).collect();
-    ensure!(unfenced.is_empty(), "{label}: source nodes still writable under the fence: {unfenced:?}");
+    let unfenced: Vec<&String> = src_tree
+        .iter()
+        .filter(|(_, s)| !s.fenced)
+        .map(|(p, _)| p)
+        .collect();
+    ensure!(
+        unfenced.is_empty(),
+        "{label}: source nodes still writable under the fence: {unfenced:?}"
+    );
     let code = zksh_done(&["migrate", "verify", "--plan", plan_s], &log).await?;
-    ensure!(code == 0, "verify after cutover exit {code}:\n{}", tail(&log));
+    ensure!(
+        code == 0,
+        "verify after cutover exit {code}:\n{}",
+        tail(&log)
+    );
 
     // Lifting the fence restores the ACLs: now they are equal too.
-    let code = zksh_done(&["migrate", "rollback", "--plan", plan_s, "--keep", "--yes"], &log).await?;
+    let code = zksh_done(
+        &["migrate", "rollback", "--plan", plan_s, "--keep", "--yes"],
+        &log,
+    )
+    .await?;
     ensure!(code == 0, "rollback --keep exit {code}:\n{}", tail(&log));
     let src_tree = without_ephemerals(snapshot(&a, ROOT).await?);
     compare(&label, &src_tree, &dst_tree, true)?;
 
     // The same next sequential name under every parent that ever had a child.
     let full_src = snapshot(&a, ROOT).await?;
-    let parents: Vec<&String> = full_src.iter().filter(|(_, s)| s.counter > 0).map(|(p, _)| p).collect();
+    let parents: Vec<&String> = full_src
+        .iter()
+        .filter(|(_, s)| s.counter > 0)
+        .map(|(p, _)| p)
+        .collect();
     let open = zk::CreateMode::PersistentSequential.with_acls(zk::Acls::anyone_all());
     let mut mismatched = Vec::new();
     for p in &parents {
@@ -622,7 +780,10 @@ async fn scenario(s: &Scenario, src: &str, dst: &str) -> Result<Numbers> {
             mismatched.push(format!("{p}: {x} vs {y}"));
         }
     }
-    ensure!(mismatched.is_empty(), "{label}: next sequential names differ: {mismatched:?}");
+    ensure!(
+        mismatched.is_empty(),
+        "{label}: next sequential names differ: {mismatched:?}"
+    );
     let ck = checkpoint(dir.path()).context("checkpoint at the end")?;
     let numbers = Numbers {
         nodes: ck["copy"]["nodes"].as_u64().unwrap_or(0),

@@ -49,8 +49,14 @@ fn plan(dir: &Path, src: &str, dst: &str, extra: &str) -> Result<Plan> {
 }
 
 async fn fill(c: &Client, groups: usize, per: usize) -> Result<()> {
-    c.create("/v", Some(b"root".to_vec()), Acl::open_unsafe(), CreateMode::Persistent, None)
-        .await?;
+    c.create(
+        "/v",
+        Some(b"root".to_vec()),
+        Acl::open_unsafe(),
+        CreateMode::Persistent,
+        None,
+    )
+    .await?;
     for g in 0..groups {
         let gp = format!("/v/g{g}");
         c.create(&gp, None, Acl::open_unsafe(), CreateMode::Persistent, None)
@@ -63,8 +69,14 @@ async fn fill(c: &Client, groups: usize, per: usize) -> Result<()> {
             };
             let path = format!("{gp}/n{n:03}");
             async move {
-                c.create(&path, Some(format!("data-{n}").into_bytes()), acl, CreateMode::Persistent, None)
-                    .await
+                c.create(
+                    &path,
+                    Some(format!("data-{n}").into_bytes()),
+                    acl,
+                    CreateMode::Persistent,
+                    None,
+                )
+                .await
             }
         });
         for r in futures::future::join_all(creates).await {
@@ -82,8 +94,12 @@ fn each_target(test: impl Fn(Target, Target) -> Result<()>) -> Result<()> {
 #[test]
 fn t75_verify_names_a_changed_byte_a_changed_acl_and_an_extra_node() -> Result<()> {
     each_target(|from, to| {
-        let Some(src) = from.start(&options())? else { return Ok(()) };
-        let Some(dst) = to.start(&options())? else { return Ok(()) };
+        let Some(src) = from.start(&options())? else {
+            return Ok(());
+        };
+        let Some(dst) = to.start(&options())? else {
+            return Ok(());
+        };
         let (src, dst) = (src.addr().to_string(), dst.addr().to_string());
         let rt = tokio::runtime::Runtime::new()?;
         let dir = tempfile::tempdir()?;
@@ -92,16 +108,29 @@ fn t75_verify_names_a_changed_byte_a_changed_acl_and_an_extra_node() -> Result<(
             let a = connect(&src).await?;
             fill(&a, 10, 50).await?;
             let (_tx, control) = migrate::control();
-            let out = migrate::run(&plan, migrate::null_sink(), control, RunOptions { until_synced: true }).await?;
+            let out = migrate::run(
+                &plan,
+                migrate::null_sink(),
+                control,
+                RunOptions { until_synced: true },
+            )
+            .await?;
             ensure!(out == Outcome::Synced, "{out:?}");
             let clean = migrate::verify(&plan, migrate::null_sink()).await?;
             ensure!(clean.equal, "{}", clean.to_text());
             let b = connect(&dst).await?;
             // One byte, one ACL, one extra node.
-            b.set_data("/copy/v/g3/n017", Some(b"data-18".to_vec()), -1).await?;
-            b.set_acl("/copy/v/g7/n004", Acl::read_unsafe(), -1).await?;
-            b.create("/copy/v/g5/planted", None, Acl::open_unsafe(), CreateMode::Persistent, None)
+            b.set_data("/copy/v/g3/n017", Some(b"data-18".to_vec()), -1)
                 .await?;
+            b.set_acl("/copy/v/g7/n004", Acl::read_unsafe(), -1).await?;
+            b.create(
+                "/copy/v/g5/planted",
+                None,
+                Acl::open_unsafe(),
+                CreateMode::Persistent,
+                None,
+            )
+            .await?;
             a.close().await;
             b.close().await;
             Ok(())
@@ -110,13 +139,23 @@ fn t75_verify_names_a_changed_byte_a_changed_acl_and_an_extra_node() -> Result<(
             .args(["migrate", "verify", "--json", "--plan"])
             .arg(dir.path().join("v.toml"))
             .output()?;
-        ensure!(out.status.code() == Some(1), "verify exit {:?}", out.status.code());
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).context("verify --json")?;
+        ensure!(
+            out.status.code() == Some(1),
+            "verify exit {:?}",
+            out.status.code()
+        );
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).context("verify --json")?;
         let diffs: Vec<(String, String)> = report["differences"]
             .as_array()
             .context("differences")?
             .iter()
-            .map(|d| (d["destination"].as_str().unwrap_or("").to_string(), d["kind"].as_str().unwrap_or("").to_string()))
+            .map(|d| {
+                (
+                    d["destination"].as_str().unwrap_or("").to_string(),
+                    d["kind"].as_str().unwrap_or("").to_string(),
+                )
+            })
             .collect();
         ensure!(
             diffs
@@ -124,7 +163,10 @@ fn t75_verify_names_a_changed_byte_a_changed_acl_and_an_extra_node() -> Result<(
                     ("/copy/v/g3/n017".to_string(), "data".to_string()),
                     // The planted node also moved its parent's sequential counter on.
                     ("/copy/v/g5".to_string(), "counter".to_string()),
-                    ("/copy/v/g5/planted".to_string(), "only_destination".to_string()),
+                    (
+                        "/copy/v/g5/planted".to_string(),
+                        "only_destination".to_string()
+                    ),
                     ("/copy/v/g7/n004".to_string(), "acl".to_string()),
                 ],
             "{} -> {}: {diffs:?}",
@@ -146,13 +188,22 @@ fn t75_verify_names_a_changed_byte_a_changed_acl_and_an_extra_node() -> Result<(
 #[test]
 fn t76_pause_resume_stop_and_rollback() -> Result<()> {
     each_target(|from, to| {
-        let Some(src) = from.start(&options())? else { return Ok(()) };
-        let Some(dst) = to.start(&options())? else { return Ok(()) };
+        let Some(src) = from.start(&options())? else {
+            return Ok(());
+        };
+        let Some(dst) = to.start(&options())? else {
+            return Ok(());
+        };
         let (src, dst) = (src.addr().to_string(), dst.addr().to_string());
         let rt = tokio::runtime::Runtime::new()?;
         let dir = tempfile::tempdir()?;
         // 200 nodes a second, in batches of 20: the copy of 1000 nodes takes about 5 s.
-        let plan = plan(dir.path(), &src, &dst, "[copy]\nrate_nodes_per_s = 200\nbatch_nodes_max = 20\n")?;
+        let plan = plan(
+            dir.path(),
+            &src,
+            &dst,
+            "[copy]\nrate_nodes_per_s = 200\nbatch_nodes_max = 20\n",
+        )?;
         rt.block_on(async {
             let a = connect(&src).await?;
             fill(&a, 10, 99).await?;
@@ -165,7 +216,9 @@ fn t76_pause_resume_stop_and_rollback() -> Result<()> {
             });
             let (tx, control) = migrate::control();
             let plan2 = plan.clone();
-            let task = tokio::spawn(async move { migrate::run(&plan2, sink, control, RunOptions::default()).await });
+            let task = tokio::spawn(async move {
+                migrate::run(&plan2, sink, control, RunOptions::default()).await
+            });
             tokio::time::sleep(Duration::from_millis(1200)).await;
             tx.send_replace(RunControl::Pause);
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -177,16 +230,26 @@ fn t76_pause_resume_stop_and_rollback() -> Result<()> {
             ensure!(ck.phase == Some(migrate::Phase::Copying), "{:?}", ck.phase);
             tx.send_replace(RunControl::Run);
             tokio::time::sleep(Duration::from_millis(800)).await;
-            ensure!(*copied.lock().unwrap() > at_pause, "no progress after resume");
+            ensure!(
+                *copied.lock().unwrap() > at_pause,
+                "no progress after resume"
+            );
             tx.send_replace(RunControl::Stop);
             let out = task.await??;
             ensure!(out == Outcome::Stopped, "{out:?}");
             let removed = migrate::rollback(&plan, migrate::null_sink(), true).await?;
             ensure!(removed.nodes_removed > 0, "{removed:?}");
             let b = connect(&dst).await?;
-            ensure!(b.exists("/copy", false).await?.is_none(), "rollback left /copy behind");
+            ensure!(
+                b.exists("/copy", false).await?.is_none(),
+                "rollback left /copy behind"
+            );
             let st = migrate::status(&plan)?;
-            ensure!(st.phase == Some(migrate::Phase::RolledBack), "{:?}", st.phase);
+            ensure!(
+                st.phase == Some(migrate::Phase::RolledBack),
+                "{:?}",
+                st.phase
+            );
             a.close().await;
             b.close().await;
             Ok(())

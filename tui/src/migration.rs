@@ -54,7 +54,9 @@ impl Runner {
             .unwrap_or_else(|| "migration.checkpoint.json".into());
         plan.checkpoint = self.dir.join(&name);
         let toml = self.dir.join(name.replace(".checkpoint.json", ".toml"));
-        if let Err(e) = std::fs::create_dir_all(&self.dir).and_then(|_| std::fs::write(&toml, plan.to_toml())) {
+        if let Err(e) =
+            std::fs::create_dir_all(&self.dir).and_then(|_| std::fs::write(&toml, plan.to_toml()))
+        {
             tracing::warn!("cannot write the plan {}: {e}", toml.display());
         }
         plan
@@ -64,7 +66,7 @@ impl Runner {
         let tx = self.tx.clone();
         // A full queue drops a progress event; the next one says the same, only newer.
         Arc::new(move |p: Progress| {
-            let _ = tx.try_send(Msg::Migration(MigrationMsg::Progress(p)));
+            let _ = tx.try_send(Msg::Migration(Box::new(MigrationMsg::Progress(p))));
         })
     }
 
@@ -82,8 +84,13 @@ impl Runner {
         match cmd {
             MigrationCmd::Preflight(plan) => {
                 tokio::spawn(async move {
-                    let r = migrate::preflight(&plan, sink).await.map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::Migration(MigrationMsg::Preflight(r))).await;
+                    let r = migrate::preflight(&plan, sink)
+                        .await
+                        .map(Box::new)
+                        .map_err(|e| e.to_string());
+                    let _ = tx
+                        .send(Msg::Migration(Box::new(MigrationMsg::Preflight(r))))
+                        .await;
                 });
             }
             MigrationCmd::Start(plan) => {
@@ -97,7 +104,9 @@ impl Runner {
                     let r = migrate::run(&plan, sink, control, RunOptions::default())
                         .await
                         .map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::Migration(MigrationMsg::RunEnded(r))).await;
+                    let _ = tx
+                        .send(Msg::Migration(Box::new(MigrationMsg::RunEnded(r))))
+                        .await;
                 }));
             }
             MigrationCmd::Pause | MigrationCmd::Resume => {
@@ -113,8 +122,12 @@ impl Runner {
             MigrationCmd::Verify(plan) => {
                 let plan = self.place(plan);
                 tokio::spawn(async move {
-                    let r = migrate::verify(&plan, sink).await.map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::Migration(MigrationMsg::Verified(r))).await;
+                    let r = migrate::verify(&plan, sink)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = tx
+                        .send(Msg::Migration(Box::new(MigrationMsg::Verified(r))))
+                        .await;
                 });
             }
             MigrationCmd::Cutover(plan) => {
@@ -132,7 +145,9 @@ impl Runner {
                     let r = migrate::cutover(&plan, sink, control, opts)
                         .await
                         .map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::Migration(MigrationMsg::CutOver(r))).await;
+                    let _ = tx
+                        .send(Msg::Migration(Box::new(MigrationMsg::CutOver(r))))
+                        .await;
                 });
             }
             MigrationCmd::Rollback(plan) => {
@@ -141,11 +156,15 @@ impl Runner {
                 tokio::spawn(async move {
                     wait(run).await;
                     let r = if migrate::status(&plan).is_ok_and(|s| s.state.is_some()) {
-                        migrate::rollback(&plan, sink, true).await.map_err(|e| e.to_string())
+                        migrate::rollback(&plan, sink, true)
+                            .await
+                            .map_err(|e| e.to_string())
                     } else {
                         Ok(Default::default())
                     };
-                    let _ = tx.send(Msg::Migration(MigrationMsg::RolledBack(r))).await;
+                    let _ = tx
+                        .send(Msg::Migration(Box::new(MigrationMsg::RolledBack(r))))
+                        .await;
                 });
             }
         }

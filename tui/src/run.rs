@@ -159,7 +159,7 @@ async fn run_loop(
             match effect {
                 Effect::Quit => {}
                 Effect::RefreshNow => refresh_tx.send_modify(|n| *n += 1),
-                Effect::Migration(cmd) => migrations.handle(cmd),
+                Effect::Migration(cmd) => migrations.handle(*cmd),
                 Effect::ShellCommand { cluster, line } => {
                     let shell_tx = shell_tx.get_or_insert_with(|| {
                         let (shell_tx, handle) = shell::spawn(specs.to_vec(), tx.clone());

@@ -7,9 +7,12 @@ mod common;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use zk_shell::migrate::digest::DiffKind;
-use zk_shell::migrate::preflight::{ClusterReport, Finding, SequentialParent, ServerReport, SubtreeReport};
+use zk_shell::migrate::preflight::{
+    ClusterReport, Finding, SequentialParent, ServerReport, SubtreeReport,
+};
 use zk_shell::migrate::{
-    CopyProgress, CutoverReport, Difference, Lag, Phase, PreflightReport, Progress, RollbackReport, VerifyReport,
+    CopyProgress, CutoverReport, Difference, Lag, Phase, PreflightReport, Progress, RollbackReport,
+    VerifyReport,
 };
 
 use common::*;
@@ -27,7 +30,15 @@ fn typed(state: &mut State, text: &str) {
 }
 
 fn msg(state: &mut State, m: MigrationMsg) {
-    app::update(state, Msg::Migration(m));
+    app::update(state, Msg::Migration(Box::new(m)));
+}
+
+/// The one migration command among `fx`.
+fn cmd(fx: &[Effect]) -> &MigrationCmd {
+    match fx {
+        [Effect::Migration(c)] => c,
+        other => panic!("expected one migration command, got {other:?}"),
+    }
 }
 
 fn progress(state: &mut State, p: Progress) {
@@ -67,7 +78,12 @@ fn cluster(label: &str, connect: &str, version: &str, zxid: &str) -> ClusterRepo
 
 fn preflight_report() -> PreflightReport {
     PreflightReport {
-        source: cluster("prod", "10.0.0.1:2181,10.0.0.2:2181,10.0.0.3:2181", "3.8.0", "0x50000e4c"),
+        source: cluster(
+            "prod",
+            "10.0.0.1:2181,10.0.0.2:2181,10.0.0.3:2181",
+            "3.8.0",
+            "0x50000e4c",
+        ),
         destination: cluster("staging", "10.0.1.1:2181", "3.8.0", "0x2f"),
         subtrees: vec![SubtreeReport {
             source: "/app".into(),
@@ -108,16 +124,24 @@ fn at_preflight() -> State {
     typed(&mut state, "/app");
     key(&mut state, KeyCode::Enter);
     let fx = key(&mut state, KeyCode::Enter);
-    assert!(matches!(&fx[..], [Effect::Migration(MigrationCmd::Preflight(_))]), "{fx:?}");
-    msg(&mut state, MigrationMsg::Preflight(Ok(preflight_report())));
+    assert!(matches!(cmd(&fx), MigrationCmd::Preflight(_)), "{fx:?}");
+    msg(
+        &mut state,
+        MigrationMsg::Preflight(Ok(Box::new(preflight_report()))),
+    );
     state
 }
 
 fn copying() -> State {
     let mut state = at_preflight();
     let fx = key(&mut state, KeyCode::Enter);
-    assert!(matches!(&fx[..], [Effect::Migration(MigrationCmd::Start(_))]), "{fx:?}");
-    progress(&mut state, Progress::Phase { phase: Phase::Copying });
+    assert!(matches!(cmd(&fx), MigrationCmd::Start(_)), "{fx:?}");
+    progress(
+        &mut state,
+        Progress::Phase {
+            phase: Phase::Copying,
+        },
+    );
     progress(
         &mut state,
         Progress::Copy(CopyProgress {
@@ -141,7 +165,12 @@ fn catching_up() -> State {
             text: "copy done: 50000 nodes, 23456789 bytes in 7.0 s (7142 nodes/s, 3.35 MB/s); 2 ephemerals skipped".into(),
         },
     );
-    progress(&mut state, Progress::Phase { phase: Phase::CatchingUp });
+    progress(
+        &mut state,
+        Progress::Phase {
+            phase: Phase::CatchingUp,
+        },
+    );
     progress(
         &mut state,
         Progress::Lag(Lag {
@@ -211,7 +240,7 @@ fn wizard_catch_up_step() {
 fn wizard_verify_step() {
     let mut state = catching_up();
     let fx = key(&mut state, KeyCode::Char('v'));
-    assert!(matches!(&fx[..], [Effect::Migration(MigrationCmd::Verify(_))]), "{fx:?}");
+    assert!(matches!(cmd(&fx), MigrationCmd::Verify(_)), "{fx:?}");
     let d = |p: &str, kind| Difference {
         source: p.into(),
         destination: p.into(),
@@ -245,7 +274,7 @@ fn wizard_cutover_confirm_and_done() {
     assert_eq!(step(&state), Step::ConfirmCutover);
     insta::assert_snapshot!("wizard_7_confirm_cutover", screen(&state));
     let fx = key(&mut state, KeyCode::Char('y'));
-    assert!(matches!(&fx[..], [Effect::Migration(MigrationCmd::Cutover(_))]), "{fx:?}");
+    assert!(matches!(cmd(&fx), MigrationCmd::Cutover(_)), "{fx:?}");
     msg(
         &mut state,
         MigrationMsg::CutOver(Ok(Some(CutoverReport {
@@ -262,7 +291,10 @@ fn wizard_cutover_confirm_and_done() {
             reverse: false,
         }))),
     );
-    msg(&mut state, MigrationMsg::RunEnded(Ok(zk_shell::migrate::Outcome::Stopped)));
+    msg(
+        &mut state,
+        MigrationMsg::RunEnded(Ok(zk_shell::migrate::Outcome::Stopped)),
+    );
     assert_eq!(step(&state), Step::Done);
     insta::assert_snapshot!("wizard_8_done", screen(&state));
     key(&mut state, KeyCode::Esc);
@@ -276,7 +308,7 @@ fn wizard_rollback_confirm() {
     assert_eq!(step(&state), Step::ConfirmRollback);
     insta::assert_snapshot!("wizard_7_confirm_rollback", screen(&state));
     let fx = key(&mut state, KeyCode::Char('y'));
-    assert!(matches!(&fx[..], [Effect::Migration(MigrationCmd::Rollback(_))]), "{fx:?}");
+    assert!(matches!(cmd(&fx), MigrationCmd::Rollback(_)), "{fx:?}");
     msg(
         &mut state,
         MigrationMsg::RolledBack(Ok(RollbackReport {
@@ -305,10 +337,10 @@ fn esc_goes_back_without_side_effects_until_the_copy_starts() {
     assert!(key(&mut state, KeyCode::Esc).is_empty());
     assert_eq!(step(&state), Step::Copy);
     let fx = key(&mut state, KeyCode::Char('p'));
-    assert_eq!(fx, vec![Effect::Migration(MigrationCmd::Pause)]);
+    assert_eq!(cmd(&fx), &MigrationCmd::Pause);
     progress(&mut state, Progress::Paused);
     let fx = key(&mut state, KeyCode::Char('p'));
-    assert_eq!(fx, vec![Effect::Migration(MigrationCmd::Resume)]);
+    assert_eq!(cmd(&fx), &MigrationCmd::Resume);
 }
 
 /// The plan the wizard builds is what the operator chose.
@@ -324,12 +356,15 @@ fn the_plan_follows_the_choices() {
     // Destination: move from the proposed next cluster (legacy) to prod.
     key(&mut state, KeyCode::Down);
     let fx = key(&mut state, KeyCode::Enter);
-    let [Effect::Migration(MigrationCmd::Preflight(plan))] = &fx[..] else {
+    let MigrationCmd::Preflight(plan) = cmd(&fx) else {
         panic!("{fx:?}")
     };
     assert_eq!(plan.source.label, "staging");
     assert_eq!(plan.destination.label, "prod");
-    assert_eq!(plan.destination.connect, "10.0.0.1:2181,10.0.0.2:2181,10.0.0.3:2181");
+    assert_eq!(
+        plan.destination.connect,
+        "10.0.0.1:2181,10.0.0.2:2181,10.0.0.3:2181"
+    );
     assert_eq!(plan.paths, vec!["/app", "/config"]);
     assert_eq!(plan.prefix, "/");
     // A bad path is refused on the destination step.

@@ -90,8 +90,11 @@ impl Identity {
         for a in acl {
             let matches = match a.id.scheme.as_str() {
                 "world" => a.id.id == "anyone",
-                "digest" => self.digests.iter().any(|d| *d == a.id.id),
-                "ip" => self.ip.as_deref().is_some_and(|ip| ip_matches(&a.id.id, ip)),
+                "digest" => self.digests.contains(&a.id.id),
+                "ip" => self
+                    .ip
+                    .as_deref()
+                    .is_some_and(|ip| ip_matches(&a.id.id, ip)),
                 _ => false,
             };
             if matches {
@@ -162,7 +165,10 @@ mod tests {
 
     #[test]
     fn digest_ids_match_zookeeper() {
-        assert_eq!(digest_id("alice", "secret"), "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=");
+        assert_eq!(
+            digest_id("alice", "secret"),
+            "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E="
+        );
     }
 
     #[test]
@@ -172,10 +178,16 @@ mod tests {
             Some("127.0.0.1".into()),
         );
         let alice = Acl::new(perms::ALL, "digest", "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=");
-        assert!(me.granted(&[alice.clone()], perms::CREATE));
+        assert!(me.granted(std::slice::from_ref(&alice), perms::CREATE));
         assert!(!me.granted(&Acl::read_unsafe(), perms::CREATE));
-        assert!(me.granted(&[Acl::new(perms::CREATE, "ip", "127.0.0.0/8")], perms::CREATE));
-        assert!(!me.granted(&[Acl::new(perms::CREATE, "ip", "10.0.0.0/8")], perms::CREATE));
+        assert!(me.granted(
+            &[Acl::new(perms::CREATE, "ip", "127.0.0.0/8")],
+            perms::CREATE
+        ));
+        assert!(!me.granted(
+            &[Acl::new(perms::CREATE, "ip", "10.0.0.0/8")],
+            perms::CREATE
+        ));
         assert_eq!(me.fence_entry(), Some(alice));
         assert!(ip_matches("0.0.0.0/0", "1.2.3.4"));
     }

@@ -127,7 +127,11 @@ impl Engine {
 
     fn report_lag(&mut self, zxid: i64, synced: bool) {
         let now = self.started.elapsed().as_millis() as u64;
-        let oldest = self.pending.values().min().map_or(0, |t| now.saturating_sub(*t));
+        let oldest = self
+            .pending
+            .values()
+            .min()
+            .map_or(0, |t| now.saturating_sub(*t));
         let c = &mut self.ck.catch_up;
         c.pending = self.pending.len() as u64;
         c.pending_max = c.pending_max.max(c.pending);
@@ -195,7 +199,10 @@ impl Engine {
                     self.ephemeral_paths.insert(src.clone());
                     continue;
                 }
-                let dst = self.map.to_destination(src).expect("walked nodes are covered");
+                let dst = self
+                    .map
+                    .to_destination(src)
+                    .expect("walked nodes are covered");
                 if self.untouchable(&dst) {
                     continue;
                 }
@@ -328,7 +335,10 @@ impl Engine {
         }
     }
 
-    async fn apply_deletes(&mut self, mut deletes: Vec<(String, String)>) -> Result<(), MigrateError> {
+    async fn apply_deletes(
+        &mut self,
+        mut deletes: Vec<(String, String)>,
+    ) -> Result<(), MigrateError> {
         deletes.sort_by_key(|(_, d)| std::cmp::Reverse(depth(d)));
         for (src, dst) in deletes {
             let keep = self.preexisting.clone();
@@ -337,7 +347,12 @@ impl Engine {
                     self.ck.catch_up.deleted += n;
                     self.ck.catch_up.applied += 1;
                     self.counter_of_parent(&src);
-                    if let Some(f) = self.ck.fence.as_mut().filter(|_| self.dst_fence_entry.is_some()) {
+                    if let Some(f) = self
+                        .ck
+                        .fence
+                        .as_mut()
+                        .filter(|_| self.dst_fence_entry.is_some())
+                    {
                         f.originals.remove(&dst);
                         f.applied.remove(&dst);
                     }

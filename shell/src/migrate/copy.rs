@@ -103,9 +103,11 @@ impl Engine {
         });
         let mut existing = std::collections::BTreeSet::new();
         for dst_root in self.map.destination_roots() {
-            let w = walk(&self.dst.client, &dst_root, &|p| !crate::commands::bulk::is_reserved(p))
-                .await
-                .map_err(|e| MigrateError::zk(&self.dst.side.label, e))?;
+            let w = walk(&self.dst.client, &dst_root, &|p| {
+                !crate::commands::bulk::is_reserved(p)
+            })
+            .await
+            .map_err(|e| MigrateError::zk(&self.dst.side.label, e))?;
             existing.extend(w.nodes.into_keys());
         }
         // The server's root always exists and is not a conflict.
@@ -145,7 +147,9 @@ impl Engine {
             .map_err(|e| MigrateError::zk(&self.src.side.label, e))?;
         for (root, read) in roots.iter().zip(reads) {
             let Some(node) = read else {
-                self.warn(format!("source path {root} does not exist; nothing to copy there"));
+                self.warn(format!(
+                    "source path {root} does not exist; nothing to copy there"
+                ));
                 continue;
             };
             let dst = self.map.to_destination(root).expect("roots are covered");
@@ -172,7 +176,13 @@ impl Engine {
             match self
                 .dst
                 .client
-                .create(&a, None, Acl::open_unsafe(), zk_proto::CreateMode::Persistent, None)
+                .create(
+                    &a,
+                    None,
+                    Acl::open_unsafe(),
+                    zk_proto::CreateMode::Persistent,
+                    None,
+                )
                 .await
             {
                 Ok(_) => {
@@ -305,7 +315,10 @@ impl Engine {
                         .into(),
                 });
             }
-            let dst = self.map.to_destination(&t.src).expect("targets are covered");
+            let dst = self
+                .map
+                .to_destination(&t.src)
+                .expect("targets are covered");
             let acl = self.wanted_acl(&t.src, &node.acl);
             let has_children = node.stat.num_children > 0;
             // A parent whose ACL would keep the migrator from creating its children is
@@ -455,10 +468,14 @@ impl Engine {
         let c = &self.copy;
         let mut want = Duration::ZERO;
         if c.rate_nodes_per_s > 0 {
-            want = want.max(Duration::from_secs_f64(nodes as f64 / c.rate_nodes_per_s as f64));
+            want = want.max(Duration::from_secs_f64(
+                nodes as f64 / c.rate_nodes_per_s as f64,
+            ));
         }
         if c.rate_bytes_per_s > 0 {
-            want = want.max(Duration::from_secs_f64(bytes as f64 / c.rate_bytes_per_s as f64));
+            want = want.max(Duration::from_secs_f64(
+                bytes as f64 / c.rate_bytes_per_s as f64,
+            ));
         }
         if want > took {
             tokio::time::sleep(want - took).await;

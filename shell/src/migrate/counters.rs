@@ -97,10 +97,10 @@ impl Engine {
                 let actual: BTreeSet<String> = dst_children
                     .iter()
                     .filter(|c| {
-                        c.as_str() != PUMP_NAME
-                            && !(self.preexisting.contains(&join(&dst, c))
-                                && !src_children.contains(c))
-                            && self.map.to_source(&join(&dst, c)).is_some()
+                        let p = join(&dst, c);
+                        // Nodes that were there before and are not the source's do not count.
+                        let foreign = self.preexisting.contains(&p) && !src_children.contains(c);
+                        c.as_str() != PUMP_NAME && !foreign && self.map.to_source(&p).is_some()
                     })
                     .cloned()
                     .collect();

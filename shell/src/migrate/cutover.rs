@@ -114,7 +114,11 @@ impl Engine {
         Ok(out)
     }
 
-    async fn fence_chunk(&mut self, chunk: &[String], entry: Option<&zk_proto::Acl>) -> Result<(), MigrateError> {
+    async fn fence_chunk(
+        &mut self,
+        chunk: &[String],
+        entry: Option<&zk_proto::Acl>,
+    ) -> Result<(), MigrateError> {
         let client = self.src.client.clone();
         let acls = join_all(chunk.iter().map(|p| client.get_acl(p))).await;
         let mut swaps = Vec::new();
@@ -131,7 +135,12 @@ impl Engine {
         }
         // The originals are on disk before the first ACL changes.
         self.save()?;
-        let results = join_all(swaps.iter().map(|(p, acl, v)| client.set_acl(p, acl.clone(), *v))).await;
+        let results = join_all(
+            swaps
+                .iter()
+                .map(|(p, acl, v)| client.set_acl(p, acl.clone(), *v)),
+        )
+        .await;
         for ((p, _, _), r) in swaps.iter().zip(results) {
             match r {
                 Ok(stat) => {
@@ -139,7 +148,12 @@ impl Engine {
                         // The fence's own ACL change is not a change to carry.
                         m.aversion = stat.aversion;
                     }
-                    self.ck.fence.as_mut().expect("fence").applied.insert(p.clone());
+                    self.ck
+                        .fence
+                        .as_mut()
+                        .expect("fence")
+                        .applied
+                        .insert(p.clone());
                 }
                 // Changed since read, or gone: the next round reads it again.
                 Err(e) if e.is(ErrorCode::NO_NODE) || e.is(ErrorCode::BAD_VERSION) => {}
@@ -270,7 +284,11 @@ impl Engine {
 
     /// Turns this forward engine into the reverse one: destination back to the fenced
     /// source. The caller connects the watching session on the destination.
-    pub fn into_reverse(mut self, new_src: super::engine::Endpoint, collector: super::engine::Collector) -> Result<Engine, MigrateError> {
+    pub fn into_reverse(
+        mut self,
+        new_src: super::engine::Endpoint,
+        collector: super::engine::Collector,
+    ) -> Result<Engine, MigrateError> {
         let entry = self.src.identity.fence_entry().ok_or_else(|| {
             MigrateError::Failed(
                 "a reverse catch-up writes to the fenced source, so the migrator needs credentials \
@@ -297,7 +315,10 @@ impl Engine {
             reconcile_interval: self.reconcile_interval,
             preexisting: Default::default(),
             ephemeral_paths: Default::default(),
-            ck: std::mem::replace(&mut self.ck, super::checkpoint::Checkpoint::new(String::new(), 0)),
+            ck: std::mem::replace(
+                &mut self.ck,
+                super::checkpoint::Checkpoint::new(String::new(), 0),
+            ),
             ck_path: self.ck_path.clone(),
             sink: self.sink.clone(),
             control: self.control.clone(),

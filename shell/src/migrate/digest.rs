@@ -143,7 +143,10 @@ pub enum DiffKind {
     Acl,
     Type,
     /// The next sequential suffix differs.
-    Counter { source_next: i64, destination_next: i64 },
+    Counter {
+        source_next: i64,
+        destination_next: i64,
+    },
 }
 
 /// One difference, by path relative to the root.

@@ -181,9 +181,9 @@ pub async fn walk(
                         w.nodes.insert(path.clone(), (c.stat, c.children));
                     }
                     Err(e) if e.is(ErrorCode::NO_NODE) => {}
-                    Err(e) if e.is(ErrorCode::NO_AUTH) => {
-                        w.unreadable.push((path.clone(), "no READ permission".into()))
-                    }
+                    Err(e) if e.is(ErrorCode::NO_AUTH) => w
+                        .unreadable
+                        .push((path.clone(), "no READ permission".into())),
                     Err(e) => return Err(e),
                 }
             }
@@ -230,7 +230,11 @@ const MULTI_OVERHEAD: usize = 4 + 8 + 9;
 
 /// Splits creates into consecutive multis of at most `bytes_max` bytes and `ops_max`
 /// operations. A create larger than the budget goes alone.
-pub fn split_multis(creates: &[Create], bytes_max: usize, ops_max: usize) -> Vec<std::ops::Range<usize>> {
+pub fn split_multis(
+    creates: &[Create],
+    bytes_max: usize,
+    ops_max: usize,
+) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut bytes = MULTI_OVERHEAD;
@@ -264,7 +268,13 @@ pub async fn create_batched(
             let res = if ops.len() == 1 {
                 let c = &creates[r.start];
                 client
-                    .create(&c.path, c.data.clone(), c.acl.clone(), zk_proto::CreateMode::Persistent, None)
+                    .create(
+                        &c.path,
+                        c.data.clone(),
+                        c.acl.clone(),
+                        zk_proto::CreateMode::Persistent,
+                        None,
+                    )
                     .await
                     .map(|_| ())
             } else {
@@ -285,13 +295,23 @@ pub async fn create_batched(
                     let c = &creates[i];
                     async move {
                         let res = client
-                            .create(&c.path, c.data.clone(), c.acl.clone(), zk_proto::CreateMode::Persistent, None)
+                            .create(
+                                &c.path,
+                                c.data.clone(),
+                                c.acl.clone(),
+                                zk_proto::CreateMode::Persistent,
+                                None,
+                            )
                             .await;
                         (i, res)
                     }
                 }))
                 .await;
-                failed.extend(singles.into_iter().filter_map(|(i, r)| r.err().map(|e| (i, e))));
+                failed.extend(
+                    singles
+                        .into_iter()
+                        .filter_map(|(i, r)| r.err().map(|e| (i, e))),
+                );
             }
         }
     }
@@ -330,7 +350,11 @@ pub async fn pump_counter(client: &Client, parent: &str, pairs: u64) -> Result<(
 
 /// Deletes `root` and everything below it on `client`, deepest first, except the paths
 /// in `keep` (and so their ancestors). Returns how many nodes were deleted.
-pub async fn delete_tree(client: &Client, root: &str, keep: &BTreeSet<String>) -> Result<u64, Error> {
+pub async fn delete_tree(
+    client: &Client,
+    root: &str,
+    keep: &BTreeSet<String>,
+) -> Result<u64, Error> {
     let w = walk(client, root, &|_| true).await?;
     let mut paths: Vec<&String> = w.nodes.keys().filter(|p| !keep.contains(*p)).collect();
     paths.sort_by_key(|p| std::cmp::Reverse(super::paths::depth(p)));
@@ -598,7 +622,10 @@ impl Engine {
     /// Records a destination path the migrator could not write.
     pub fn block(&mut self, path: &str, e: &Error) {
         if !self.ck.blocked.contains_key(path) {
-            self.warn(format!("cannot write {path} on {}: {e}", self.dst.side.label));
+            self.warn(format!(
+                "cannot write {path} on {}: {e}",
+                self.dst.side.label
+            ));
         }
         self.ck.blocked.insert(path.to_string(), e.to_string());
     }
@@ -632,7 +659,10 @@ mod tests {
             assert!(range.len() == 1 || bytes + MULTI_OVERHEAD <= 256 * 1024);
         }
         let many: Vec<Create> = (0..25).map(|i| create(&format!("/n{i}"), 1)).collect();
-        assert_eq!(split_multis(&many, 1 << 20, 10), vec![0..10, 10..20, 20..25]);
+        assert_eq!(
+            split_multis(&many, 1 << 20, 10),
+            vec![0..10, 10..20, 20..25]
+        );
     }
 
     #[test]

@@ -145,7 +145,10 @@ async fn open(
         None => Checkpoint::new(plan.fingerprint(), engine::now_ms()),
     };
     sink(Progress::Step {
-        text: format!("connecting to {} and {}", plan.source.label, plan.destination.label),
+        text: format!(
+            "connecting to {} and {}",
+            plan.source.label, plan.destination.label
+        ),
     });
     let (tx, rx) = mpsc::channel(EVENTS_QUEUE_LEN);
     let (src, dst) = futures::join!(
@@ -249,11 +252,10 @@ async fn run_engine(e: &mut Engine, opts: RunOptions) -> Result<Outcome, Migrate
                 "the source is fenced for cutover; run `zksh migrate cutover` (or rollback)".into(),
             ))
         }
-        Phase::CutOver => {
-            return Err(MigrateError::WrongPhase(
-                "the migration is cut over; use `zksh migrate cutover --reverse` to carry changes back".into(),
-            ))
-        }
+        Phase::CutOver => return Err(MigrateError::WrongPhase(
+            "the migration is cut over; use `zksh migrate cutover --reverse` to carry changes back"
+                .into(),
+        )),
         Phase::RolledBack => {
             return Err(MigrateError::WrongPhase(
                 "the migration was rolled back; remove the checkpoint to start again".into(),
@@ -294,7 +296,10 @@ pub async fn cutover(
 ) -> Result<Option<CutoverReport>, MigrateError> {
     let (mut e, lock) = open(plan, sink.clone(), control.clone(), true, false).await?;
     let report = if e.ck.phase == Phase::CutOver {
-        let connect = e.ck.new_connect.clone().unwrap_or_else(|| new_connect_string(plan));
+        let connect =
+            e.ck.new_connect
+                .clone()
+                .unwrap_or_else(|| new_connect_string(plan));
         let verify = e.verify().await?;
         Some(CutoverReport {
             connect,
@@ -341,7 +346,11 @@ pub async fn cutover(
     let mut rev = e.into_reverse(watcher, Collector::new(rx, reversed))?;
     let r = rev.catch_up_phase(false).await;
     let _ = rev.save();
-    futures::join!(rev.src.client.close(), rev.dst.client.close(), dst_client.close());
+    futures::join!(
+        rev.src.client.close(),
+        rev.dst.client.close(),
+        dst_client.close()
+    );
     drop(lock);
     r?;
     report.reverse = true;
@@ -349,7 +358,11 @@ pub async fn cutover(
 }
 
 /// Lifts the fence and, with `remove`, deletes what the migration created.
-pub async fn rollback(plan: &Plan, sink: Sink, remove: bool) -> Result<RollbackReport, MigrateError> {
+pub async fn rollback(
+    plan: &Plan,
+    sink: Sink,
+    remove: bool,
+) -> Result<RollbackReport, MigrateError> {
     let (_tx, control) = progress::control();
     if Checkpoint::load(&plan.checkpoint)?.is_none() {
         return Err(MigrateError::WrongPhase(format!(

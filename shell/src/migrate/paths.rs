@@ -122,7 +122,11 @@ impl PathMap {
     /// The same mapping in the other direction (for the reverse catch-up).
     pub fn reversed(&self) -> PathMap {
         PathMap {
-            roots: self.roots.iter().map(|(s, d)| (d.clone(), s.clone())).collect(),
+            roots: self
+                .roots
+                .iter()
+                .map(|(s, d)| (d.clone(), s.clone()))
+                .collect(),
             exclude: self
                 .exclude
                 .iter()
@@ -172,7 +176,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.to_destination("/app").as_deref(), Some("/new/app"));
-        assert_eq!(m.to_destination("/app/x/y").as_deref(), Some("/new/app/x/y"));
+        assert_eq!(
+            m.to_destination("/app/x/y").as_deref(),
+            Some("/new/app/x/y")
+        );
         assert_eq!(m.to_destination("/app/tmp/z"), None);
         assert_eq!(m.to_destination("/application"), None);
         assert_eq!(m.to_source("/new/cfg/a").as_deref(), Some("/cfg/a"));

@@ -406,12 +406,18 @@ impl Plan {
         let _ = writeln!(t, "auth = {:?}", self.source_auth_text);
         let _ = writeln!(t, "paths = {:?}", self.paths);
         t.push_str("\n[destination]\n");
-        side_toml(&mut t, self.destination_cluster.as_deref(), &self.destination);
+        side_toml(
+            &mut t,
+            self.destination_cluster.as_deref(),
+            &self.destination,
+        );
         let _ = writeln!(t, "auth = {:?}", self.destination_auth_text);
         let _ = writeln!(t, "prefix = {:?}", self.prefix);
         t.push_str("\n[acl]\n");
         match &self.acl {
-            AclPolicy::Preserve => t.push_str("policy = \"preserve\"   # or \"replace\", \"remap\"\n"),
+            AclPolicy::Preserve => {
+                t.push_str("policy = \"preserve\"   # or \"replace\", \"remap\"\n")
+            }
             AclPolicy::Replace(acl) => {
                 let text: Vec<String> = acl.iter().map(format_entry).collect();
                 let _ = writeln!(t, "policy = \"replace\"\nreplace = {:?}", text.join(","));
@@ -536,7 +542,12 @@ fn side(
         let (scheme, creds) = a
             .split_once(':')
             .filter(|(s, _)| !s.is_empty())
-            .ok_or_else(|| bad(&format!("{key}.auth"), format!("{a:?} is not scheme:credentials")))?;
+            .ok_or_else(|| {
+                bad(
+                    &format!("{key}.auth"),
+                    format!("{a:?} is not scheme:credentials"),
+                )
+            })?;
         pairs.push((scheme.to_string(), creds.to_string()));
     }
     match (cluster, connect) {
@@ -585,7 +596,10 @@ fn acl_policy(raw: &RawAcl) -> Result<AclPolicy, MigrateError> {
         }
         "remap" => {
             if raw.remap.is_empty() {
-                return Err(bad("acl.remap", "policy \"remap\" needs [[acl.remap]] entries"));
+                return Err(bad(
+                    "acl.remap",
+                    "policy \"remap\" needs [[acl.remap]] entries",
+                ));
             }
             raw.remap
                 .iter()
@@ -664,7 +678,8 @@ mod tests {
 
     #[test]
     fn a_minimal_plan_takes_the_defaults() {
-        let text = "[source]\ncluster = \"old\"\npaths = [\"/app/\"]\n[destination]\ncluster = \"new\"\n";
+        let text =
+            "[source]\ncluster = \"old\"\npaths = [\"/app/\"]\n[destination]\ncluster = \"new\"\n";
         let plan = Plan::parse(text, Path::new("/tmp/m/orders.toml"), &clusters()).unwrap();
         assert_eq!(plan.paths, vec!["/app"]);
         assert_eq!(plan.prefix, "/");
@@ -673,7 +688,11 @@ mod tests {
         assert_eq!(plan.conflicts, ConflictPolicy::Fail);
         assert_eq!(plan.checkpoint, Path::new("/tmp/m/orders.checkpoint.json"));
         // What it writes reads back the same.
-        let again = Plan::parse(&plan.to_toml(), Path::new("/tmp/m/orders.toml"), &clusters());
+        let again = Plan::parse(
+            &plan.to_toml(),
+            Path::new("/tmp/m/orders.toml"),
+            &clusters(),
+        );
         assert_eq!(again.unwrap(), plan);
     }
 

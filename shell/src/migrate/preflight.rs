@@ -278,7 +278,13 @@ async fn servers(connect: &str) -> Vec<ServerReport> {
 
 /// `mntr` totals of the first server that answers.
 async fn sizes(connect: &str) -> (Option<u64>, Option<u64>) {
-    let first = connect.split('/').next().unwrap_or("").split(',').next().unwrap_or("");
+    let first = connect
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .next()
+        .unwrap_or("");
     let Ok(text) = four_letter(first.trim(), "mntr").await else {
         return (None, None);
     };
@@ -340,7 +346,8 @@ pub async fn run(
                 c.error = res.map(|e| e.to_string());
                 c.servers = servers(&side.connect).await;
                 if let Some(e) = res {
-                    r.problems.push(format!("{} is unreachable: {e}", side.label));
+                    r.problems
+                        .push(format!("{} is unreachable: {e}", side.label));
                 }
             }
             return Ok(r);
@@ -366,7 +373,8 @@ fn estimate(plan: &Plan, r: &PreflightReport) -> f64 {
     let multis = (n / plan.copy.batch_ops_max as f64).ceil()
         + (r.bytes as f64 / plan.copy.batch_bytes_max as f64).ceil();
     // A multi is one proposal with an fsync; allow ten round trips for it.
-    let writes = multis * r.destination.latency_ms.max(0.1) * 10.0 / 1000.0
+    let writes = multis * r.destination.latency_ms.max(0.1) * 10.0
+        / 1000.0
         / plan.copy.multis_in_flight as f64;
     let sweep = 2.0 * n / r.source.reads_per_s.max(1.0);
     let mut s = reads.max(writes) + sweep;
@@ -390,7 +398,8 @@ async fn scan_subtree(
     let total = match src.client.get_all_children_number(s_root).await {
         Ok(n) => n as u64 + 1,
         Err(e) if e.is(ErrorCode::NO_NODE) => {
-            r.problems.push(format!("source path {s_root} does not exist"));
+            r.problems
+                .push(format!("source path {s_root} does not exist"));
             return Ok(());
         }
         Err(e) if e.is(ErrorCode::NO_AUTH) => {
@@ -470,7 +479,8 @@ async fn scan_subtree(
                 Err(e) => return Err(zk(e)),
             };
             if super::acl::is_masked(&acl) && !matches!(plan.acl, AclPolicy::Replace(_)) {
-                r.unreadable.add(format!("{p}: digest hashes hidden (needs ADMIN)"));
+                r.unreadable
+                    .add(format!("{p}: digest hashes hidden (needs ADMIN)"));
             }
             let wanted = super::acl::transform(&plan.acl, &acl);
             let all = perms::CREATE | perms::DELETE | perms::WRITE | perms::ADMIN;
@@ -497,10 +507,8 @@ async fn sample_walk(
         let lists = super::engine::list_nodes(client, &level).await?;
         for (p, l) in level.iter().zip(lists) {
             if let Some((children, stat)) = l {
-                let kept: Vec<String> = children
-                    .into_iter()
-                    .filter(|c| keep(&join(p, c)))
-                    .collect();
+                let kept: Vec<String> =
+                    children.into_iter().filter(|c| keep(&join(p, c))).collect();
                 next.extend(kept.iter().map(|c| join(p, c)));
                 w.nodes.insert(p.clone(), (stat, kept));
             }
@@ -519,9 +527,11 @@ async fn conflicts(
     w: &super::engine::Walked,
     r: &mut PreflightReport,
 ) -> Result<(), MigrateError> {
-    let dw = walk(&dst.client, d_root, &|p| !crate::commands::bulk::is_reserved(p))
-        .await
-        .map_err(|e| MigrateError::zk(&dst.side.label, e))?;
+    let dw = walk(&dst.client, d_root, &|p| {
+        !crate::commands::bulk::is_reserved(p)
+    })
+    .await
+    .map_err(|e| MigrateError::zk(&dst.side.label, e))?;
     for d in dw.nodes.keys().filter(|d| d.as_str() != "/") {
         let src_has = map.to_source(d).is_some_and(|s| w.nodes.contains_key(&s));
         if src_has || plan.conflicts == ConflictPolicy::Fail {

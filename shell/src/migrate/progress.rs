@@ -60,16 +60,27 @@ impl Lag {
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum Progress {
     /// The migration entered a phase.
-    Phase { phase: Phase },
+    Phase {
+        phase: Phase,
+    },
     /// A step within a phase started (`connecting`, `walking the source`, ...).
-    Step { text: String },
+    Step {
+        text: String,
+    },
     Copy(CopyProgress),
     Lag(Lag),
     /// Verification read this many nodes so far.
-    Verify { source: u64, destination: u64 },
+    Verify {
+        source: u64,
+        destination: u64,
+    },
     /// Something worth a line in a log.
-    Note { text: String },
-    Warning { text: String },
+    Note {
+        text: String,
+    },
+    Warning {
+        text: String,
+    },
     Paused,
     Resumed,
 }

@@ -10,7 +10,9 @@ use serde::Serialize;
 use super::acl::canonical;
 use super::checkpoint::{acl_text, VerifySummary};
 use super::digest::{compare, DiffKind, Entry, NodeDigest, NodeKind, Tree};
-use super::engine::{now_ms, read_nodes, stored_counter, walk, Engine, Walked, PARALLEL, PUMP_NAME};
+use super::engine::{
+    now_ms, read_nodes, stored_counter, walk, Engine, Walked, PARALLEL, PUMP_NAME,
+};
 use super::plan::EphemeralPolicy;
 use super::progress::Progress;
 use super::MigrateError;

@@ -48,7 +48,7 @@ pub enum Msg {
     /// A line for the status bar (embedded ensemble started or failed, ...).
     Notice(String),
     /// What the migration engine reported to the wizard.
-    Migration(wizard::MigrationMsg),
+    Migration(Box<wizard::MigrationMsg>),
 }
 
 impl From<Polled> for Msg {
@@ -70,7 +70,7 @@ pub enum Effect {
         line: String,
     },
     /// Work for the migration engine; its reports come back as [`Msg::Migration`].
-    Migration(wizard::MigrationCmd),
+    Migration(Box<wizard::MigrationCmd>),
 }
 
 /// Which screen is shown.
@@ -230,7 +230,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Notice(text) => state.notice = Some(text),
         Msg::Migration(m) => {
             if let Some(w) = &mut state.migration {
-                wizard::on_msg(w, m);
+                wizard::on_msg(w, *m);
             }
         }
     }

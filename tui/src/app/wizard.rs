@@ -9,8 +9,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use zk_shell::migrate::{
-    CopyProgress, CutoverReport, Lag, Outcome, Phase, Plan, PreflightReport, Progress, RollbackReport,
-    Side, VerifyReport,
+    CopyProgress, CutoverReport, Lag, Outcome, Phase, Plan, PreflightReport, Progress,
+    RollbackReport, Side, VerifyReport,
 };
 
 use super::history::Ring;
@@ -76,7 +76,7 @@ pub enum MigrationCmd {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MigrationMsg {
     Progress(Progress),
-    Preflight(Result<PreflightReport, String>),
+    Preflight(Result<Box<PreflightReport>, String>),
     RunEnded(Result<Outcome, String>),
     Verified(Result<VerifyReport, String>),
     CutOver(Result<Option<CutoverReport>, String>),
@@ -98,7 +98,7 @@ pub struct Wizard {
     pub editing: bool,
     /// The plan, once the destination step is done.
     pub plan: Option<Plan>,
-    pub preflight: Option<Result<PreflightReport, String>>,
+    pub preflight: Option<Result<Box<PreflightReport>, String>>,
     /// The copy has started: Esc no longer goes back.
     pub started: bool,
     pub running: bool,
@@ -123,7 +123,11 @@ impl Wizard {
         Wizard {
             step: Step::Source,
             source,
-            destination: if clusters > 1 { (source + 1) % clusters } else { source },
+            destination: if clusters > 1 {
+                (source + 1) % clusters
+            } else {
+                source
+            },
             paths: "/".to_string(),
             prefix: "/".to_string(),
             editing: false,
@@ -172,7 +176,7 @@ pub fn plan_of(w: &Wizard, specs: &[ClusterSpec]) -> Result<Plan, String> {
         .split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(|p| zk_shell::migrate::paths::normalize(p))
+        .map(zk_shell::migrate::paths::normalize)
         .collect::<Result<_, _>>()?;
     if paths.is_empty() {
         return Err("give at least one source path".into());
@@ -183,32 +187,54 @@ pub fn plan_of(w: &Wizard, specs: &[ClusterSpec]) -> Result<Plan, String> {
         src.cluster.as_ref().map(|c| c.name.clone()),
         dst.cluster.as_ref().map(|c| c.name.clone()),
     );
-    plan.checkpoint = format!("{}-to-{}.checkpoint.json", file_safe(&src.name), file_safe(&dst.name)).into();
+    plan.checkpoint = format!(
+        "{}-to-{}.checkpoint.json",
+        file_safe(&src.name),
+        file_safe(&dst.name)
+    )
+    .into();
     plan.path_map().map_err(|e| e.to_string())?;
     Ok(plan)
 }
 
 fn file_safe(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
 /// Applies a key to the wizard. Returns the effects, and whether the wizard should close.
-pub fn on_key(w: &mut Wizard, key: KeyEvent, clusters: &[ClusterState], specs: &[ClusterSpec]) -> (Vec<Effect>, bool) {
+pub fn on_key(
+    w: &mut Wizard,
+    key: KeyEvent,
+    clusters: &[ClusterState],
+    specs: &[ClusterSpec],
+) -> (Vec<Effect>, bool) {
     let n = clusters.len().max(1);
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let mut fx = Vec::new();
     match (w.step, key.code) {
         (Step::Source | Step::Destination, KeyCode::Tab) => w.editing = !w.editing,
-        (Step::Source | Step::Destination, KeyCode::Char(c)) if w.editing && !ctrl => field(w).push(c),
+        (Step::Source | Step::Destination, KeyCode::Char(c)) if w.editing && !ctrl => {
+            field(w).push(c)
+        }
         (Step::Source | Step::Destination, KeyCode::Backspace) if w.editing => {
             field(w).pop();
         }
         (Step::Source, KeyCode::Up | KeyCode::Char('k')) => w.source = (w.source + n - 1) % n,
         (Step::Source, KeyCode::Down | KeyCode::Char('j')) => w.source = (w.source + 1) % n,
-        (Step::Destination, KeyCode::Up | KeyCode::Char('k')) => w.destination = (w.destination + n - 1) % n,
-        (Step::Destination, KeyCode::Down | KeyCode::Char('j')) => w.destination = (w.destination + 1) % n,
+        (Step::Destination, KeyCode::Up | KeyCode::Char('k')) => {
+            w.destination = (w.destination + n - 1) % n
+        }
+        (Step::Destination, KeyCode::Down | KeyCode::Char('j')) => {
+            w.destination = (w.destination + 1) % n
+        }
         (Step::Source, KeyCode::Enter) => {
             w.error = None;
             w.editing = false;
@@ -224,7 +250,7 @@ pub fn on_key(w: &mut Wizard, key: KeyEvent, clusters: &[ClusterState], specs: &
                 w.scroll = 0;
                 w.busy = Some("running the preflight (reads both clusters, writes nothing)".into());
                 w.step = Step::Preflight;
-                fx.push(Effect::Migration(MigrationCmd::Preflight(p)));
+                fx.push(Effect::Migration(Box::new(MigrationCmd::Preflight(p))));
             }
             Err(e) => w.error = Some(e),
         },
@@ -236,7 +262,9 @@ pub fn on_key(w: &mut Wizard, key: KeyEvent, clusters: &[ClusterState], specs: &
             w.busy = None;
             w.step = Step::Destination;
         }
-        (Step::Preflight | Step::Verify, KeyCode::Up | KeyCode::Char('k')) => w.scroll = w.scroll.saturating_sub(1),
+        (Step::Preflight | Step::Verify, KeyCode::Up | KeyCode::Char('k')) => {
+            w.scroll = w.scroll.saturating_sub(1)
+        }
         (Step::Preflight | Step::Verify, KeyCode::Down | KeyCode::Char('j')) => w.scroll += 1,
         (Step::Preflight, KeyCode::Enter) => {
             let ok = matches!(&w.preflight, Some(Ok(r)) if r.ok());
@@ -245,9 +273,10 @@ pub fn on_key(w: &mut Wizard, key: KeyEvent, clusters: &[ClusterState], specs: &
                 w.running = true;
                 w.step = Step::Copy;
                 w.log.push("copy started".into());
-                fx.push(Effect::Migration(MigrationCmd::Start(p)));
+                fx.push(Effect::Migration(Box::new(MigrationCmd::Start(p))));
             } else if w.busy.is_none() {
-                w.error = Some("the preflight found problems; Esc goes back to change the plan".into());
+                w.error =
+                    Some("the preflight found problems; Esc goes back to change the plan".into());
             }
         }
         (Step::Copy | Step::CatchUp, KeyCode::Char('p')) if w.running => {
@@ -256,7 +285,7 @@ pub fn on_key(w: &mut Wizard, key: KeyEvent, clusters: &[ClusterState], specs: &
             } else {
                 MigrationCmd::Pause
             };
-            fx.push(Effect::Migration(cmd));
+            fx.push(Effect::Migration(Box::new(cmd)));
         }
         (Step::Copy | Step::CatchUp | Step::Done, KeyCode::Char('v')) if w.busy.is_none() => {
             if let Some(p) = w.plan.clone() {
@@ -264,13 +293,17 @@ pub fn on_key(w: &mut Wizard, key: KeyEvent, clusters: &[ClusterState], specs: &
                 w.scroll = 0;
                 w.busy = Some("verifying: digests of both trees".into());
                 w.step = Step::Verify;
-                fx.push(Effect::Migration(MigrationCmd::Verify(p)));
+                fx.push(Effect::Migration(Box::new(MigrationCmd::Verify(p))));
             }
         }
-        (Step::CatchUp | Step::Verify, KeyCode::Char('c')) if w.busy.is_none() && w.cutover.is_none() => {
+        (Step::CatchUp | Step::Verify, KeyCode::Char('c'))
+            if w.busy.is_none() && w.cutover.is_none() =>
+        {
             w.step = Step::ConfirmCutover;
         }
-        (Step::Copy | Step::CatchUp | Step::Verify | Step::Done, KeyCode::Char('r')) if w.busy.is_none() && w.rollback.is_none() => {
+        (Step::Copy | Step::CatchUp | Step::Verify | Step::Done, KeyCode::Char('r'))
+            if w.busy.is_none() && w.rollback.is_none() =>
+        {
             w.step = Step::ConfirmRollback;
         }
         (Step::Verify, KeyCode::Esc | KeyCode::Enter) if w.busy.is_none() => w.step = back_step(w),
@@ -278,19 +311,23 @@ pub fn on_key(w: &mut Wizard, key: KeyEvent, clusters: &[ClusterState], specs: &
             if let Some(p) = w.plan.clone() {
                 w.busy = Some("cutting over: fencing writers, draining, verifying".into());
                 w.step = Step::Done;
-                fx.push(Effect::Migration(MigrationCmd::Cutover(p)));
+                fx.push(Effect::Migration(Box::new(MigrationCmd::Cutover(p))));
             }
         }
         (Step::ConfirmRollback, KeyCode::Char('y')) => {
             if let Some(p) = w.plan.clone() {
                 w.busy = Some("rolling back: lifting the fence, removing the copy".into());
                 w.step = Step::Done;
-                fx.push(Effect::Migration(MigrationCmd::Rollback(p)));
+                fx.push(Effect::Migration(Box::new(MigrationCmd::Rollback(p))));
             }
         }
-        (Step::ConfirmCutover | Step::ConfirmRollback, KeyCode::Char('n') | KeyCode::Esc) => w.step = back_step(w),
+        (Step::ConfirmCutover | Step::ConfirmRollback, KeyCode::Char('n') | KeyCode::Esc) => {
+            w.step = back_step(w)
+        }
         (Step::Copy | Step::CatchUp, KeyCode::Esc) => {
-            w.error = Some("the copy has started: p pauses, r rolls back, c cuts over (after the copy)".into());
+            w.error = Some(
+                "the copy has started: p pauses, r rolls back, c cuts over (after the copy)".into(),
+            );
         }
         (Step::Done, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q')) if w.busy.is_none() => {
             return (fx, !w.running);
@@ -312,7 +349,9 @@ fn field(w: &mut Wizard) -> &mut String {
 fn back_step(w: &Wizard) -> Step {
     if w.cutover.is_some() || w.rollback.is_some() {
         Step::Done
-    } else if matches!(w.phase, Some(Phase::Planned | Phase::Copying)) || w.copy.as_ref().is_some_and(|_| w.lag.is_none()) {
+    } else if matches!(w.phase, Some(Phase::Planned | Phase::Copying))
+        || w.copy.as_ref().is_some_and(|_| w.lag.is_none())
+    {
         Step::Copy
     } else {
         Step::CatchUp
@@ -348,7 +387,8 @@ pub fn on_msg(w: &mut Wizard, msg: MigrationMsg) {
             w.busy = None;
             match r {
                 Ok(Some(c)) => {
-                    w.log.push(format!("cut over: clients should use {}", c.connect));
+                    w.log
+                        .push(format!("cut over: clients should use {}", c.connect));
                     w.cutover = Some(c);
                 }
                 Ok(None) => w.error = Some("cutover stopped before the switch".into()),

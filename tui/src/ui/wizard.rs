@@ -60,7 +60,9 @@ fn hint(w: &Wizard) -> String {
         Step::Source => "↑/↓ cluster · Tab edit paths · Enter next · Esc cancel".into(),
         Step::Destination => "↑/↓ cluster · Tab edit prefix · Enter preflight · Esc back".into(),
         Step::Preflight if w.busy.is_some() => "Esc back".into(),
-        Step::Preflight => "Enter start the copy · ↑/↓ scroll · Esc back (nothing was written)".into(),
+        Step::Preflight => {
+            "Enter start the copy · ↑/↓ scroll · Esc back (nothing was written)".into()
+        }
         Step::Copy => format!("{pause} · v verify · r roll back"),
         Step::CatchUp => format!("{pause} · v verify · c cut over · r roll back"),
         Step::Verify if w.busy.is_some() => "verifying...".into(),
@@ -84,7 +86,11 @@ fn choose(frame: &mut Frame, area: Rect, state: &State, w: &Wizard) {
         "Copy to which cluster?"
     }))];
     for (i, c) in state.clusters.iter().enumerate() {
-        let servers = state.specs.get(i).map(|s| s.servers.join(",")).unwrap_or_default();
+        let servers = state
+            .specs
+            .get(i)
+            .map(|s| s.servers.join(","))
+            .unwrap_or_default();
         let mark = if i == selected { "▶ " } else { "  " };
         let style = if i == selected && !w.editing {
             Style::new().add_modifier(Modifier::REVERSED)
@@ -110,15 +116,28 @@ fn choose(frame: &mut Frame, area: Rect, state: &State, w: &Wizard) {
     };
     lines.push(Line::from(vec![
         bold(label),
-        Span::styled(format!("{value}{}", if w.editing { "▏" } else { "" }), field_style),
+        Span::styled(
+            format!("{value}{}", if w.editing { "▏" } else { "" }),
+            field_style,
+        ),
     ]));
     if !source {
-        let src = state.clusters.get(w.source).map_or("?", |c| c.name.as_str());
-        let dst = state.clusters.get(w.destination).map_or("?", |c| c.name.as_str());
+        let src = state
+            .clusters
+            .get(w.source)
+            .map_or("?", |c| c.name.as_str());
+        let dst = state
+            .clusters
+            .get(w.destination)
+            .map_or("?", |c| c.name.as_str());
         let prefix = w.prefix.trim();
         for p in w.paths.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let to = zk_shell::migrate::paths::prefixed(if prefix.is_empty() { "/" } else { prefix }, p);
-            lines.push(Line::from(Span::styled(format!("  {src}:{p} → {dst}:{to}"), dim())));
+            let to =
+                zk_shell::migrate::paths::prefixed(if prefix.is_empty() { "/" } else { prefix }, p);
+            lines.push(Line::from(Span::styled(
+                format!("  {src}:{p} → {dst}:{to}"),
+                dim(),
+            )));
         }
         lines.push(Line::from(Span::styled(
             "  ephemerals skipped · ACLs preserved · existing destination nodes stop the copy",
@@ -139,7 +158,10 @@ fn report(frame: &mut Frame, area: Rect, text: &str, scroll: usize) {
 
 fn busy(frame: &mut Frame, area: Rect, text: &str) {
     frame.render_widget(
-        Paragraph::new(Span::styled(format!("… {text}"), Style::new().fg(Color::Yellow))),
+        Paragraph::new(Span::styled(
+            format!("… {text}"),
+            Style::new().fg(Color::Yellow),
+        )),
         area,
     );
 }
@@ -204,10 +226,7 @@ fn copy(frame: &mut Frame, area: Rect, w: &Wizard) {
         )),
     ];
     frame.render_widget(Paragraph::new(lines), stats);
-    frame.render_widget(
-        Paragraph::new(log_tail(w, usize::from(log.height))),
-        log,
-    );
+    frame.render_widget(Paragraph::new(log_tail(w, usize::from(log.height))), log);
 }
 
 fn catch_up(frame: &mut Frame, area: Rect, w: &Wizard) {
@@ -285,8 +304,14 @@ fn verify(frame: &mut Frame, area: Rect, w: &Wizard) {
 }
 
 fn confirm_cutover(frame: &mut Frame, area: Rect, state: &State, w: &Wizard) {
-    let src = state.clusters.get(w.source).map_or("?", |c| c.name.as_str());
-    let dst = state.clusters.get(w.destination).map_or("?", |c| c.name.as_str());
+    let src = state
+        .clusters
+        .get(w.source)
+        .map_or("?", |c| c.name.as_str());
+    let dst = state
+        .clusters
+        .get(w.destination)
+        .map_or("?", |c| c.name.as_str());
     let lines = vec![
         Line::from(bold(format!("Cut over from {src} to {dst}?"))),
         Line::from(""),
@@ -295,7 +320,9 @@ fn confirm_cutover(frame: &mut Frame, area: Rect, state: &State, w: &Wizard) {
         )),
         Line::from("   (the original ACLs are kept in the checkpoint; rollback restores them)."),
         Line::from("2. Drain the last changes and verify both trees by digest."),
-        Line::from(format!("3. Show the connect string clients of {dst} should use.")),
+        Line::from(format!(
+            "3. Show the connect string clients of {dst} should use."
+        )),
         Line::from(""),
         Line::from(Span::styled(
             "Writers on the source get 'not authorized' from step 1 on.",
@@ -306,12 +333,18 @@ fn confirm_cutover(frame: &mut Frame, area: Rect, state: &State, w: &Wizard) {
 }
 
 fn confirm_rollback(frame: &mut Frame, area: Rect, state: &State, w: &Wizard) {
-    let src = state.clusters.get(w.source).map_or("?", |c| c.name.as_str());
-    let dst = state.clusters.get(w.destination).map_or("?", |c| c.name.as_str());
+    let src = state
+        .clusters
+        .get(w.source)
+        .map_or("?", |c| c.name.as_str());
+    let dst = state
+        .clusters
+        .get(w.destination)
+        .map_or("?", |c| c.name.as_str());
     let lines = vec![
         Line::from(bold("Roll the migration back?")),
         Line::from(""),
-        Line::from(format!("1. Stop copying and catching up.")),
+        Line::from("1. Stop copying and catching up."),
         Line::from(format!("2. Lift the fence on {src} (restore the original ACLs), if any.")),
         Line::from(format!(
             "3. Delete from {dst} every node the migration created (nodes that were there before stay)."

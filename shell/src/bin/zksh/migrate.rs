@@ -13,8 +13,8 @@ use clap::{Args, Subcommand};
 use tokio::sync::watch;
 use zk_shell::clusters::ClusterList;
 use zk_shell::migrate::{
-    self, preflight::bytes, ConflictPolicy, CutoverOptions, EphemeralPolicy, MigrateError, Outcome, Phase,
-    Plan, Progress, RunControl, RunOptions, Side, Sink,
+    self, preflight::bytes, ConflictPolicy, CutoverOptions, EphemeralPolicy, MigrateError, Outcome,
+    Phase, Plan, Progress, RunControl, RunOptions, Side, Sink,
 };
 
 const ABOUT: &str = "Migrate subtrees between ZooKeeper clusters (Apache ZooKeeper, zk-node)";
@@ -294,7 +294,10 @@ fn code_if(ok: bool) -> ExitCode {
 
 fn print_result<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
     if json {
-        println!("{}", serde_json::to_string(value).expect("reports serialize"));
+        println!(
+            "{}",
+            serde_json::to_string(value).expect("reports serialize")
+        );
     } else {
         print!("{}", text());
     }
@@ -386,7 +389,12 @@ fn write_plan(a: &PlanArgs, list: &ClusterList) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn plan_text(a: &PlanArgs, source: &str, destination: &str, list: &ClusterList) -> anyhow::Result<String> {
+fn plan_text(
+    a: &PlanArgs,
+    source: &str,
+    destination: &str,
+    list: &ClusterList,
+) -> anyhow::Result<String> {
     let side = |s: &str| -> (Option<String>, Side) {
         match list.get(s) {
             Some(c) => (
