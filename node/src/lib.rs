@@ -15,6 +15,7 @@ pub mod logging;
 pub mod server;
 pub mod storage;
 pub mod tree;
+pub mod zab;
 pub mod zoocfg;
 
 pub use config::Config;

@@ -1,0 +1,1 @@
+//! Step tests of the core, written as data: feed events, compare the exact outputs.
