@@ -23,15 +23,34 @@ pub struct SimDisk {
     pub log: Vec<Arc<TxnLogEntry>>,
     /// Appended, not yet durable.
     pub pending: Vec<Arc<TxnLogEntry>>,
-    /// A flush is scheduled.
-    pub flush_scheduled: bool,
+    /// An fsync in progress covers this many of the pending appends; the ones appended
+    /// meanwhile wait for the next (group commit).
+    pub in_flight: Option<usize>,
 }
 
 impl SimDisk {
-    /// Makes everything pending durable; returns the last zxid flushed.
+    /// Makes everything pending durable (a barrier); returns the last zxid flushed.
     pub fn flush(&mut self) -> Option<Zxid> {
         let last = self.pending.last().map(|e| e.zxid());
         self.log.append(&mut self.pending);
+        last
+    }
+
+    /// Starts an fsync of everything pending, unless one runs or nothing is pending.
+    pub fn start_flush(&mut self) -> bool {
+        if self.in_flight.is_some() || self.pending.is_empty() {
+            return false;
+        }
+        self.in_flight = Some(self.pending.len());
+        true
+    }
+
+    /// The fsync completes: what it covered is durable; returns the last zxid made durable.
+    pub fn finish_flush(&mut self) -> Option<Zxid> {
+        let n = self.in_flight.take()?.min(self.pending.len());
+        let done: Vec<_> = self.pending.drain(..n).collect();
+        let last = done.last().map(|e| e.zxid());
+        self.log.extend(done);
         last
     }
 
@@ -51,7 +70,7 @@ impl SimDisk {
     /// A crash loses what was not flushed.
     pub fn crash(&mut self) {
         self.pending.clear();
-        self.flush_scheduled = false;
+        self.in_flight = None;
     }
 
     /// What a restart reads back.

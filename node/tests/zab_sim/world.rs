@@ -98,6 +98,10 @@ enum Ev {
         s: ServerId,
         inc: u64,
     },
+    Crash {
+        s: ServerId,
+        inc: u64,
+    },
     Fault,
     Heal,
     Write,
@@ -263,11 +267,15 @@ impl World {
             Ev::Closed { conn, to } => self.deliver_closed(conn, to),
             Ev::Flush { s, inc } => {
                 if self.srv(s).incarnation == inc {
-                    let srv = self.server(s);
-                    srv.disk.flush_scheduled = false;
-                    if let Some(z) = srv.disk.flush() {
+                    if let Some(z) = self.server(s).disk.finish_flush() {
                         self.feed(s, Event::Persisted { zxid: z });
                     }
+                    self.start_flush(s);
+                }
+            }
+            Ev::Crash { s, inc } => {
+                if self.srv(s).incarnation == inc && self.up(s) {
+                    self.crash(s);
                 }
             }
             Ev::Fault => {
@@ -313,12 +321,22 @@ impl World {
                 Output::Connect { to } => self.connect(s, to),
                 Output::Disconnect { to } => self.disconnect(s, to),
                 Output::Send { to, msg } => self.send_packet(s, to, msg),
-                Output::SaveAcceptedEpoch(e) => self.server(s).disk.accepted_epoch = e,
-                Output::SaveCurrentEpoch(e) => self.server(s).disk.current_epoch = e,
-                Output::Append(entry) => self.append(s, entry),
+                Output::SaveAcceptedEpoch(e) => {
+                    self.server(s).disk.accepted_epoch = e;
+                    self.maybe_crash_here(s);
+                }
+                Output::SaveCurrentEpoch(e) => {
+                    self.server(s).disk.current_epoch = e;
+                    self.maybe_crash_here(s);
+                }
+                Output::Append(entry) => {
+                    self.append(s, entry);
+                    self.maybe_crash_here(s);
+                }
                 Output::TruncateLog { zxid } => {
                     self.coverage.truncs += 1;
-                    self.server(s).disk.truncate(zxid)
+                    self.server(s).disk.truncate(zxid);
+                    self.maybe_crash_here(s);
                 }
                 Output::InstallSnapshot { zxid } => {
                     self.coverage.snaps += 1;
@@ -339,18 +357,30 @@ impl World {
     }
 
     fn append(&mut self, s: ServerId, entry: Arc<TxnLogEntry>) {
+        self.server(s).disk.pending.push(entry);
+        self.start_flush(s);
+    }
+
+    fn start_flush(&mut self, s: ServerId) {
+        if !self.server(s).disk.start_flush() {
+            return;
+        }
         let (lo, hi) = if self.srv(s).slow_disk {
             self.params.slow_disk_latency
         } else {
             self.params.disk_latency
         };
         let latency = self.rng.range(lo, hi);
-        let srv = self.server(s);
-        srv.disk.pending.push(entry);
-        if !srv.disk.flush_scheduled {
-            srv.disk.flush_scheduled = true;
-            let inc = srv.incarnation;
-            self.schedule(latency, Ev::Flush { s, inc });
+        let inc = self.srv(s).incarnation;
+        self.schedule(latency, Ev::Flush { s, inc });
+    }
+
+    /// Crash points: right after a durable write or an append, sometimes crash before
+    /// anything else happens (the moments the order of writes matters most).
+    fn maybe_crash_here(&mut self, s: ServerId) {
+        if self.now < self.params.heal_at && self.rng.chance(self.params.crash_point) {
+            let inc = self.srv(s).incarnation;
+            self.schedule(0, Ev::Crash { s, inc });
         }
     }
 
