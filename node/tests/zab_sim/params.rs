@@ -24,8 +24,10 @@ pub struct Params {
     pub long_delay: u64,
     /// Quorum connections: chance a packet resets its connection, per mille.
     pub conn_reset: u64,
-    /// Chance of a crash right after a durable write or an append, per mille.
+    /// Chance of a crash right after an append, per mille.
     pub crash_point: u64,
+    /// Chance of a crash right after an epoch file write or a truncation, per mille.
+    pub crash_after_epoch: u64,
     /// Mean time between faults during the fault phase.
     pub fault_every: u64,
     /// Mean time between client writes.
@@ -60,6 +62,7 @@ impl Params {
             long_delay: rng.range(0, 100),
             conn_reset: rng.range(0, 5),
             crash_point: rng.range(0, 20),
+            crash_after_epoch: rng.range(0, 150),
             fault_every: rng.range(40, 150),
             write_every: rng.range(8, 30),
             disk_latency: (1, rng.range(2, 8)),

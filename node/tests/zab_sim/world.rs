@@ -323,20 +323,20 @@ impl World {
                 Output::Send { to, msg } => self.send_packet(s, to, msg),
                 Output::SaveAcceptedEpoch(e) => {
                     self.server(s).disk.accepted_epoch = e;
-                    self.maybe_crash_here(s);
+                    self.maybe_crash_here(s, self.params.crash_after_epoch);
                 }
                 Output::SaveCurrentEpoch(e) => {
                     self.server(s).disk.current_epoch = e;
-                    self.maybe_crash_here(s);
+                    self.maybe_crash_here(s, self.params.crash_after_epoch);
                 }
                 Output::Append(entry) => {
                     self.append(s, entry);
-                    self.maybe_crash_here(s);
+                    self.maybe_crash_here(s, self.params.crash_point);
                 }
                 Output::TruncateLog { zxid } => {
                     self.coverage.truncs += 1;
                     self.server(s).disk.truncate(zxid);
-                    self.maybe_crash_here(s);
+                    self.maybe_crash_here(s, self.params.crash_after_epoch);
                 }
                 Output::InstallSnapshot { zxid } => {
                     self.coverage.snaps += 1;
@@ -377,8 +377,8 @@ impl World {
 
     /// Crash points: right after a durable write or an append, sometimes crash before
     /// anything else happens (the moments the order of writes matters most).
-    fn maybe_crash_here(&mut self, s: ServerId) {
-        if self.now < self.params.heal_at && self.rng.chance(self.params.crash_point) {
+    fn maybe_crash_here(&mut self, s: ServerId, per_mille: u64) {
+        if self.now < self.params.heal_at && self.rng.chance(per_mille) {
             let inc = self.srv(s).incarnation;
             self.schedule(0, Ev::Crash { s, inc });
         }
