@@ -737,10 +737,17 @@ async fn scenario(s: &Scenario, src: &str, dst: &str) -> Result<Numbers> {
     let src_tree = without_ephemerals(snapshot(&a, ROOT).await?);
     let dst_tree = snapshot(&b, ROOT).await?;
     compare(&label, &src_tree, &dst_tree, false)?;
-    let unfenced: Vec<&String> = src_tree
+    let fence_record = checkpoint(dir.path()).unwrap_or_default();
+    let unfenced: Vec<String> = src_tree
         .iter()
         .filter(|(_, s)| !s.fenced)
-        .map(|(p, _)| p)
+        .map(|(p, s)| {
+            let applied = fence_record["fence"]["applied"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == p.as_str()));
+            let original = &fence_record["fence"]["originals"][p];
+            format!("{p} {:?} (original {original}, fenced {applied})", s.acl)
+        })
         .collect();
     ensure!(
         unfenced.is_empty(),

@@ -14,18 +14,18 @@
 //! only after every notification up to Z was sent (reference §7.6), so once the changes
 //! queued then are applied, everything up to Z is.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use zk_proto::{Acl, ErrorCode};
+use zk_proto::{Acl, ErrorCode, Stat};
 
 use super::acl::canonical;
 use super::engine::{
-    create_batched, read_nodes, stored_counter, walk, Create, Engine, Mark, NodeRead, PARALLEL,
-    PUMP_NAME,
+    create_batched, list_nodes, read_nodes, stored_counter, Create, Engine, Mark, NodeRead,
+    PARALLEL, PUMP_NAME,
 };
-use super::paths::{depth, parent};
+use super::paths::{depth, join, parent};
 use super::progress::{Lag, Progress};
 use super::{MigrateError, Outcome};
 
@@ -35,6 +35,24 @@ const LAG_EVERY: Duration = Duration::from_millis(500);
 const IDLE_SAVE_EVERY: Duration = Duration::from_secs(2);
 /// Pause between rounds when nothing is pending.
 const IDLE_WAIT: Duration = Duration::from_millis(50);
+/// Source nodes listed per sweep step; between steps the catch-up applies what the watch
+/// reported, so a sweep of a large tree does not hold changes back for its whole length.
+const SWEEP_CHUNK: usize = 2048;
+
+/// A reconciliation sweep in progress: source paths still to list, and those met.
+struct Sweep {
+    queue: VecDeque<String>,
+    seen: HashSet<String>,
+}
+
+impl Sweep {
+    fn new(roots: Vec<String>) -> Sweep {
+        Sweep {
+            queue: roots.into(),
+            seen: HashSet::new(),
+        }
+    }
+}
 
 /// One update of an existing destination node.
 struct Update {
@@ -55,19 +73,26 @@ impl Engine {
         let mut need_sweep = true;
         let mut last_sweep = Instant::now();
         let mut swept = false;
+        let mut sweep: Option<Sweep> = None;
         let mut last_lag = Instant::now() - LAG_EVERY;
         loop {
             let zxid = self.source_zxid().await?;
             if self.collect_events()? {
                 need_sweep = true;
             }
-            if need_sweep || last_sweep.elapsed() >= interval {
-                self.sweep().await?;
+            if sweep.is_none() && (need_sweep || last_sweep.elapsed() >= interval) {
+                self.emit(Progress::Step {
+                    text: "reconciliation sweep".into(),
+                });
+                sweep = Some(Sweep::new(self.map.source_roots()));
                 need_sweep = false;
-                swept = true;
-                last_sweep = Instant::now();
-                // Events that arrived during the sweep are newer than `zxid`; take them too.
-                self.collect_events()?;
+            }
+            if let Some(sw) = sweep.as_mut() {
+                if self.sweep_step(sw).await? {
+                    sweep = None;
+                    swept = true;
+                    last_sweep = Instant::now();
+                }
             }
             let worked = !self.pending.is_empty() || !self.ck.counters_pending.is_empty();
             while !self.pending.is_empty() {
@@ -85,7 +110,10 @@ impl Engine {
                 let parents: Vec<String> = self.ck.counters_pending.iter().cloned().collect();
                 self.carry_counters(&parents).await?;
             }
-            let synced = self.pending.is_empty() && self.ck.counters_pending.is_empty() && swept;
+            let synced = self.pending.is_empty()
+                && self.ck.counters_pending.is_empty()
+                && swept
+                && sweep.is_none();
             if self.pending.is_empty() {
                 self.ck.catch_up.applied_zxid = self.ck.catch_up.applied_zxid.max(zxid);
             }
@@ -106,7 +134,7 @@ impl Engine {
             {
                 return Ok(Outcome::Stopped);
             }
-            if !worked {
+            if !worked && sweep.is_none() {
                 tokio::time::sleep(IDLE_WAIT).await;
             }
         }
@@ -151,12 +179,12 @@ impl Engine {
         self.emit(Progress::Lag(lag));
     }
 
-    /// The shallowest pending paths (parents before children), at most a batch.
+    /// The first pending paths in name order, at most a batch. A parent sorts before its
+    /// descendants, so it is never applied after them.
     fn take_batch(&mut self) -> Vec<String> {
-        let mut all: Vec<&String> = self.pending.keys().collect();
-        all.sort_by_key(|p| depth(p));
-        let batch: Vec<String> = all
-            .into_iter()
+        let batch: Vec<String> = self
+            .pending
+            .keys()
             .take(self.copy.batch_nodes_max)
             .cloned()
             .collect();
@@ -166,78 +194,95 @@ impl Engine {
         batch
     }
 
-    /// Walks both trees and queues every source node that may differ from its copy: missing
-    /// on either side, changed data or ACL since last applied (mzxid, aversion), changed
-    /// children (pzxid) or a different sequential counter.
-    pub async fn sweep(&mut self) -> Result<(), MigrateError> {
-        self.emit(Progress::Step {
-            text: "reconciliation sweep".into(),
-        });
-        let roots: Vec<(String, String)> = self
-            .map
-            .roots()
-            .map(|(s, d)| (s.to_string(), d.to_string()))
+    /// One step of a sweep: lists up to [`SWEEP_CHUNK`] source nodes and queues those that
+    /// may differ from their copy. A node with a mark (what was last applied) is compared by
+    /// its stat alone: changed data or ACL (mzxid, aversion) queues it, changed children
+    /// (pzxid) queues its counter. A node without one (after a restart whose marks were not
+    /// saved yet) is compared with the destination: missing there, extra children there, or
+    /// a different counter. At the end, marked nodes the walk did not meet are queued: they
+    /// were deleted while their events were lost. Returns true when the sweep is complete.
+    async fn sweep_step(&mut self, sw: &mut Sweep) -> Result<bool, MigrateError> {
+        let n = sw.queue.len().min(SWEEP_CHUNK);
+        let paths: Vec<String> = sw.queue.drain(..n).collect();
+        let lists = list_nodes(&self.src.client, &paths)
+            .await
+            .map_err(|e| MigrateError::zk(&self.src.side.label, e))?;
+        let unmarked: Vec<(String, String)> = paths
+            .iter()
+            .zip(&lists)
+            .filter(|(p, l)| l.is_some() && !self.marks.contains_key(*p))
+            .filter_map(|(p, _)| Some((p.clone(), self.map.to_destination(p)?)))
             .collect();
-        for (src_root, dst_root) in roots {
-            let map = self.map.clone();
-            let keep_src = |p: &str| map.covers(p);
-            let keep_dst = |p: &str| map.to_source(p).is_some() && !p.ends_with(PUMP_NAME);
-            let (ws, wd) = futures::join!(
-                walk(&self.src.client, &src_root, &keep_src),
-                walk(&self.dst.client, &dst_root, &keep_dst)
-            );
-            let ws = ws.map_err(|e| MigrateError::zk(&self.src.side.label, e))?;
-            let wd = wd.map_err(|e| MigrateError::zk(&self.dst.side.label, e))?;
-            if let Some((p, why)) = ws.unreadable.first() {
-                return Err(MigrateError::Unreadable {
-                    path: p.clone(),
-                    why: why.clone(),
-                });
+        let dst_paths: Vec<String> = unmarked.iter().map(|(_, d)| d.clone()).collect();
+        let dst_lists = list_nodes(&self.dst.client, &dst_paths)
+            .await
+            .map_err(|e| MigrateError::zk(&self.dst.side.label, e))?;
+        let dst_of: HashMap<String, Option<(Vec<String>, Stat)>> = unmarked
+            .into_iter()
+            .map(|(s, _)| s)
+            .zip(dst_lists)
+            .collect();
+        for (src, list) in paths.into_iter().zip(lists) {
+            let Some((children, stat)) = list else {
+                continue;
+            };
+            sw.seen.insert(src.clone());
+            if self.skips(&stat) {
+                self.ephemeral_paths.insert(src);
+                continue;
             }
-            for (src, (stat, _)) in &ws.nodes {
-                if self.skips(stat) {
-                    self.ephemeral_paths.insert(src.clone());
-                    continue;
+            for c in &children {
+                let p = join(&src, c);
+                if self.map.covers(&p) {
+                    sw.queue.push_back(p);
                 }
-                let dst = self
-                    .map
-                    .to_destination(src)
-                    .expect("walked nodes are covered");
-                if self.untouchable(&dst) {
-                    continue;
-                }
-                let Some((dstat, _)) = wd.nodes.get(&dst) else {
+            }
+            let dst = self
+                .map
+                .to_destination(&src)
+                .expect("swept nodes are covered");
+            if self.untouchable(&dst) {
+                continue;
+            }
+            if let Some(m) = self.marks.get(&src).copied() {
+                if m.mzxid != stat.mzxid || m.aversion != stat.aversion {
                     self.queue(src.clone());
-                    continue;
-                };
-                match self.marks.get(src).copied() {
-                    None => self.queue(src.clone()),
-                    Some(m) => {
-                        if m.mzxid != stat.mzxid || m.aversion != stat.aversion {
-                            self.queue(src.clone());
-                        }
-                        if m.pzxid != stat.pzxid {
-                            self.ck.counters_pending.insert(src.clone());
-                        }
-                    }
                 }
-                if stored_counter(stat) != stored_counter(dstat) {
-                    self.ck.counters_pending.insert(src.clone());
+                if m.pzxid != stat.pzxid {
+                    self.ck.counters_pending.insert(src);
                 }
+                continue;
             }
-            for dst in wd.nodes.keys() {
-                if self.preexisting.contains(dst) {
-                    continue;
-                }
-                if let Some(src) = self.map.to_source(dst) {
-                    if !ws.nodes.contains_key(&src) {
-                        self.queue(src);
+            self.queue(src.clone());
+            let Some(Some((dst_children, dstat))) = dst_of.get(&src) else {
+                continue;
+            };
+            if stored_counter(&stat) != stored_counter(dstat) {
+                self.ck.counters_pending.insert(src.clone());
+            }
+            for c in dst_children {
+                let d = join(&dst, c);
+                if !children.contains(c) && c != PUMP_NAME && !self.preexisting.contains(&d) {
+                    if let Some(s) = self.map.to_source(&d) {
+                        self.queue(s);
                     }
                 }
             }
         }
+        if !sw.queue.is_empty() {
+            return Ok(false);
+        }
+        let gone: Vec<String> = self
+            .marks
+            .keys()
+            .filter(|p| !sw.seen.contains(*p) && self.map.covers(p))
+            .cloned()
+            .collect();
+        for p in gone {
+            self.queue(p);
+        }
         self.ck.catch_up.sweeps += 1;
-        Ok(())
+        Ok(true)
     }
 
     /// Makes the destination match the source for these paths (shallowest first).
@@ -290,7 +335,7 @@ impl Engine {
             other => other,
         };
         let Some(node) = node else {
-            self.marks.remove(&src);
+            self.drop_mark(&src);
             if d.is_some() && owned {
                 deletes.push((src, dst));
             }
@@ -304,7 +349,7 @@ impl Engine {
             ));
             return;
         }
-        self.marks.insert(src.clone(), Mark::of(&node.stat));
+        self.set_mark(&src, Mark::of(&node.stat));
         let wanted = self.wanted_acl(&src, &node.acl);
         match d {
             None => {
@@ -378,6 +423,7 @@ impl Engine {
             let failed_idx: BTreeSet<usize> = failed.iter().map(|(k, _)| *k).collect();
             for (k, e) in failed {
                 let src = creates[i + k].0.clone();
+                self.drop_mark(&src);
                 if e.is(ErrorCode::NODE_EXISTS) {
                     self.queue(src);
                 } else if e.is(ErrorCode::NO_NODE) {
@@ -426,7 +472,10 @@ impl Engine {
         for (src, dst, r) in results {
             match r {
                 Ok(()) => self.ck.catch_up.applied += 1,
-                Err(e) if e.is(ErrorCode::NO_NODE) => self.queue(src),
+                Err(e) if e.is(ErrorCode::NO_NODE) => {
+                    self.drop_mark(&src);
+                    self.queue(src)
+                }
                 Err(e) => self.block(&dst, &e),
             }
         }

@@ -333,8 +333,7 @@ impl Engine {
                 // Every child is gone, but the counter still has to be carried.
                 self.ck.counters_pending.insert(t.src.clone());
             }
-            self.marks
-                .insert(t.src.clone(), super::engine::Mark::of(&node.stat));
+            self.set_mark(&t.src, super::engine::Mark::of(&node.stat));
             if self.preexisting.contains(&dst) {
                 match self.conflicts {
                     ConflictPolicy::Skip => {

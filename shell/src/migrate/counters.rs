@@ -110,6 +110,13 @@ impl Engine {
                     stored_counter(&src_stat),
                     stored_counter(&dst_stat),
                 );
+                if matches!(step, CounterStep::Equal | CounterStep::Pump(_)) {
+                    // The children as of this pzxid are on the destination.
+                    if let Some(mut m) = self.marks.get(&src).copied() {
+                        m.pzxid = src_stat.pzxid;
+                        self.set_mark(&src, m);
+                    }
+                }
                 match step {
                     CounterStep::Equal => {
                         self.ck.counters_pending.remove(&src);

@@ -144,9 +144,10 @@ impl Engine {
         for ((p, _, _), r) in swaps.iter().zip(results) {
             match r {
                 Ok(stat) => {
-                    if let Some(m) = self.marks.get_mut(p) {
+                    if let Some(mut m) = self.marks.get(p).copied() {
                         // The fence's own ACL change is not a change to carry.
                         m.aversion = stat.aversion;
+                        self.set_mark(p, m);
                     }
                     self.ck
                         .fence
@@ -326,6 +327,8 @@ impl Engine {
             pending: Default::default(),
             events_dropped_seen: 0,
             marks: Default::default(),
+            marks_dirty: false,
+            last_marks_save: std::time::Instant::now(),
             listings: Default::default(),
             dst_fence_entry: Some(entry),
             read_only: false,

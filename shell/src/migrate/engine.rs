@@ -447,6 +447,52 @@ pub struct Mark {
     pub aversion: i32,
 }
 
+/// How often the marks are written to disk at most (besides when a run returns). Marks
+/// that are a little old after a SIGKILL only cost a closer look at the nodes changed since.
+pub const MARKS_SAVE_EVERY: Duration = Duration::from_secs(5);
+
+/// `<checkpoint>.marks`: one line per applied source node, `mzxid pzxid aversion path`
+/// (hex, hex, decimal; the path last, as it may hold spaces but no line breaks).
+pub fn marks_path(checkpoint: &std::path::Path) -> PathBuf {
+    let mut name = checkpoint.as_os_str().to_owned();
+    name.push(".marks");
+    PathBuf::from(name)
+}
+
+fn save_marks(path: &std::path::Path, marks: &HashMap<String, Mark>) -> Result<(), MigrateError> {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(marks.len() * 48);
+    for (p, m) in marks {
+        let _ = writeln!(text, "{:x} {:x} {} {p}", m.mzxid, m.pzxid, m.aversion);
+    }
+    super::checkpoint::write_atomic(path, text.as_bytes())
+}
+
+/// The marks written by an earlier run; an unreadable line is skipped (its node is then
+/// compared in full).
+pub fn load_marks(path: &std::path::Path) -> HashMap<String, Mark> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return HashMap::new();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.splitn(4, ' ');
+            let mzxid = i64::from_str_radix(it.next()?, 16).ok()?;
+            let pzxid = i64::from_str_radix(it.next()?, 16).ok()?;
+            let aversion = it.next()?.parse().ok()?;
+            let path = it.next()?.to_string();
+            Some((
+                path,
+                Mark {
+                    mzxid,
+                    pzxid,
+                    aversion,
+                },
+            ))
+        })
+        .collect()
+}
+
 impl Mark {
     pub fn of(stat: &Stat) -> Mark {
         Mark {
@@ -495,6 +541,9 @@ pub struct Engine {
     /// Events the source client had dropped when last looked at.
     pub events_dropped_seen: u64,
     pub marks: HashMap<String, Mark>,
+    /// Marks changed since they were last written to disk.
+    pub marks_dirty: bool,
+    pub last_marks_save: Instant,
     /// Child names of frontier entries, read with the node (copy only).
     pub listings: HashMap<String, Vec<String>>,
     /// The migrator's own ACL entry on a fenced destination (reverse direction only).
@@ -507,6 +556,15 @@ pub struct Engine {
 
 impl Engine {
     pub fn save(&mut self) -> Result<(), MigrateError> {
+        self.save_with(false)
+    }
+
+    /// Writes the checkpoint and the marks, whatever their age (before a run returns).
+    pub fn flush(&mut self) -> Result<(), MigrateError> {
+        self.save_with(true)
+    }
+
+    fn save_with(&mut self, force: bool) -> Result<(), MigrateError> {
         if self.read_only {
             return Ok(());
         }
@@ -514,7 +572,27 @@ impl Engine {
             self.ck.ephemerals = self.ephemeral_paths.clone();
         }
         self.last_save = Instant::now();
-        self.ck.save(&self.ck_path, now_ms())
+        self.ck.save(&self.ck_path, now_ms())?;
+        let due = force || self.last_marks_save.elapsed() >= MARKS_SAVE_EVERY;
+        if self.direction == Direction::Forward && self.marks_dirty && due {
+            save_marks(&marks_path(&self.ck_path), &self.marks)?;
+            self.marks_dirty = false;
+            self.last_marks_save = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Records what was applied for a source node.
+    pub fn set_mark(&mut self, src: &str, mark: Mark) {
+        self.marks.insert(src.to_string(), mark);
+        self.marks_dirty = true;
+    }
+
+    /// Forgets a mark: the node must be compared again by the next sweep.
+    pub fn drop_mark(&mut self, src: &str) {
+        if self.marks.remove(src).is_some() {
+            self.marks_dirty = true;
+        }
     }
 
     /// Writes the checkpoint, then honours pause and stop. True when the run should stop.
@@ -621,6 +699,9 @@ impl Engine {
 
     /// Records a destination path the migrator could not write.
     pub fn block(&mut self, path: &str, e: &Error) {
+        if let Some(src) = self.map.to_source(path) {
+            self.drop_mark(&src);
+        }
         if !self.ck.blocked.contains_key(path) {
             self.warn(format!(
                 "cannot write {path} on {}: {e}",

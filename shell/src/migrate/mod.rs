@@ -133,6 +133,7 @@ async fn open(
         Some(Lock::acquire(&plan.checkpoint)?)
     };
     let map = plan.path_map()?;
+    let marks_file = engine::marks_path(&plan.checkpoint);
     let ck = match Checkpoint::load(&plan.checkpoint)? {
         Some(ck) if ck.plan != plan.fingerprint() => {
             return Err(MigrateError::Checkpoint(format!(
@@ -142,8 +143,16 @@ async fn open(
             )))
         }
         Some(ck) => ck,
-        None => Checkpoint::new(plan.fingerprint(), engine::now_ms()),
+        None => {
+            // Marks left by an earlier migration whose checkpoint was removed say nothing
+            // about this one.
+            if !read_only {
+                let _ = std::fs::remove_file(&marks_file);
+            }
+            Checkpoint::new(plan.fingerprint(), engine::now_ms())
+        }
     };
+    let marks = engine::load_marks(&marks_file);
     sink(Progress::Step {
         text: format!(
             "connecting to {} and {}",
@@ -187,7 +196,9 @@ async fn open(
         collector,
         pending: Default::default(),
         events_dropped_seen: 0,
-        marks: Default::default(),
+        marks,
+        marks_dirty: false,
+        last_marks_save: Instant::now(),
         listings: Default::default(),
         dst_fence_entry: None,
         read_only,
@@ -232,9 +243,7 @@ pub async fn run(
 ) -> Result<Outcome, MigrateError> {
     let (mut e, _lock) = open(plan, sink, control, true, false).await?;
     let r = run_engine(&mut e, opts).await;
-    if r.is_err() {
-        let _ = e.save();
-    }
+    let _ = e.flush();
     close(&e).await;
     r
 }
@@ -308,10 +317,11 @@ pub async fn cutover(
             reverse: false,
         })
     } else {
-        match e.cutover(plan, opts.confirm).await {
+        let r = e.cutover(plan, opts.confirm).await;
+        let _ = e.flush();
+        match r {
             Ok(r) => r,
             Err(err) => {
-                let _ = e.save();
                 close(&e).await;
                 return Err(err);
             }
@@ -372,6 +382,9 @@ pub async fn rollback(
     }
     let (mut e, _lock) = open(plan, sink, control, false, false).await?;
     let r = e.rollback(remove).await;
+    if r.is_ok() {
+        let _ = std::fs::remove_file(engine::marks_path(&plan.checkpoint));
+    }
     close(&e).await;
     r
 }
