@@ -400,6 +400,10 @@ impl World {
     fn apply(&mut self, s: ServerId, entry: Arc<TxnLogEntry>) {
         let pos = self.srv(s).applied.len;
         self.checker.history.on_apply(s, pos, &entry);
+        let (durable_on, quorum) = self.durable_on(&entry);
+        self.checker
+            .durable
+            .on_apply(s, entry.zxid(), durable_on, quorum);
         self.server(s).applied = Snapshot {
             len: pos + 1,
             zxid: entry.zxid(),
@@ -415,20 +419,22 @@ impl World {
         }
     }
 
-    /// The leader committed its own proposal: the client hears "ok".
-    fn acknowledge(&mut self, leader: ServerId, entry: &TxnLogEntry, pos: usize) {
+    /// How many voters hold `entry` durably, and how many make a quorum.
+    fn durable_on(&self, entry: &TxnLogEntry) -> (usize, usize) {
         let ensemble = self.params.ensemble();
         let durable_on = ensemble
             .voters()
             .filter(|v| self.srv(*v).disk.holds(entry))
             .count();
-        self.checker.acked.on_ack(
-            leader,
-            entry.zxid(),
-            pos,
-            durable_on,
-            ensemble.quorum_size(),
-        );
+        (durable_on, ensemble.quorum_size())
+    }
+
+    /// The leader committed its own proposal: the client hears "ok".
+    fn acknowledge(&mut self, leader: ServerId, entry: &TxnLogEntry, pos: usize) {
+        let (durable_on, quorum) = self.durable_on(entry);
+        self.checker
+            .acked
+            .on_ack(leader, entry.zxid(), pos, durable_on, quorum);
         self.checker.liveness.on_ack();
     }
 
