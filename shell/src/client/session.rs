@@ -35,6 +35,9 @@ const REPLY_FRAME_LEN_MAX: usize = 64 * 1024 * 1024;
 const IN_FLIGHT_MAX: usize = 4096;
 /// Bytes buffered for the socket before the task stops taking new requests.
 const OUT_BUF_MAX: usize = 4 * 1024 * 1024;
+/// Queued requests taken at once into one write, so the task still gets to read replies (and
+/// to let go of the socket's buffer) between batches.
+const WRITE_BATCH_MAX: usize = 256;
 /// How long `close` waits for the server to confirm closeSession.
 const CLOSE_REPLY_TIMEOUT: Duration = Duration::from_secs(3);
 /// Pause after a full pass over every host failed, doubling up to the cap.
@@ -320,7 +323,10 @@ impl Session {
                     Err(e) => return self.lost(conn, &e.to_string()),
                 },
                 msg = self.rx.recv(), if can_take => match msg {
-                    Some(msg) => self.on_msg(&mut conn, msg),
+                    Some(msg) => {
+                        self.on_msg(&mut conn, msg);
+                        self.take_queued(&mut conn);
+                    }
                     None => return self.close(conn).await,
                 },
                 _ = sleep_until(ping_at) => {
@@ -335,6 +341,21 @@ impl Session {
     fn lost(&mut self, conn: Conn, why: &str) -> Ended {
         conn.fail_all();
         Ended::Lost(why.to_string())
+    }
+
+    /// Takes the requests already queued behind the one just taken, so that one write carries
+    /// them all: with many callers pipelining, a write (and on loopback the receiver's TCP
+    /// work, which the sender pays for) per request would cost more than the requests.
+    fn take_queued(&mut self, conn: &mut Conn) {
+        for _ in 0..WRITE_BATCH_MAX {
+            if conn.pending.len() >= IN_FLIGHT_MAX || conn.out.len() >= OUT_BUF_MAX {
+                return;
+            }
+            match self.rx.try_recv() {
+                Ok(msg) => self.on_msg(conn, msg),
+                Err(_) => return,
+            }
+        }
     }
 
     fn on_msg(&mut self, conn: &mut Conn, msg: Msg) {
