@@ -281,6 +281,10 @@ impl Election {
     /// A tick while LOOKING: finish a pending finalization, or retransmit when nothing has been
     /// heard for a while.
     pub fn on_tick(&mut self, sh: &mut Shared) -> Option<Decision> {
+        if self.finalize_at.is_none() && self.proposal_has_quorum(sh) {
+            // Our own vote alone can be a quorum (an ensemble of one).
+            self.finalize_at = Some(sh.tick + sh.cfg.finalize_wait as u64);
+        }
         if let Some(at) = self.finalize_at {
             if sh.tick >= at {
                 if self.proposal_has_quorum(sh) {
