@@ -256,3 +256,120 @@ fn t76_pause_resume_stop_and_rollback() -> Result<()> {
         })
     })
 }
+
+/// After cutover, `--reverse` carries changes made on the destination back to the fenced
+/// source (new nodes get the fence too, with their real ACL remembered), leaves the source's
+/// live ephemerals alone, and a rollback that keeps the copy lifts the fence with every
+/// ACL as the destination has it.
+#[test]
+fn t77_reverse_catch_up_then_rollback_loses_nothing() -> Result<()> {
+    each_target(|from, to| {
+        let Some(src) = from.start(&options())? else {
+            return Ok(());
+        };
+        let Some(dst) = to.start(&options())? else {
+            return Ok(());
+        };
+        let (src, dst) = (src.addr().to_string(), dst.addr().to_string());
+        let rt = tokio::runtime::Runtime::new()?;
+        let dir = tempfile::tempdir()?;
+        let plan = plan(
+            dir.path(),
+            &src,
+            &dst,
+            "[catch_up]\nreconcile_interval_s = 1\n",
+        )?;
+        rt.block_on(async {
+            let a = connect(&src).await?;
+            fill(&a, 4, 10).await?;
+            a.create(
+                "/v/g0/live",
+                None,
+                Acl::open_unsafe(),
+                CreateMode::Ephemeral,
+                None,
+            )
+            .await?;
+            let (_tx, control) = migrate::control();
+            migrate::run(
+                &plan,
+                migrate::null_sink(),
+                control,
+                RunOptions { until_synced: true },
+            )
+            .await?;
+            let (tx, control) = migrate::control();
+            let plan2 = plan.clone();
+            let task = tokio::spawn(async move {
+                let mut yes = |_: &str| true;
+                let opts = migrate::CutoverOptions {
+                    confirm: &mut yes,
+                    reverse: true,
+                };
+                migrate::cutover(&plan2, migrate::null_sink(), control, opts).await
+            });
+            // Wait for the switch, then change the destination.
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while migrate::status(&plan)?.phase != Some(migrate::Phase::CutOver) {
+                ensure!(std::time::Instant::now() < deadline, "no cutover");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let b = connect(&dst).await?;
+            b.create(
+                "/copy/v/g1/new",
+                Some(b"x".to_vec()),
+                Acl::open_unsafe(),
+                CreateMode::Persistent,
+                None,
+            )
+            .await?;
+            b.set_data("/copy/v/g2/n001", Some(b"changed".to_vec()), -1)
+                .await?;
+            b.delete("/copy/v/g3/n002", -1).await?;
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let new = a
+                    .get_data("/v/g1/new", false)
+                    .await
+                    .ok()
+                    .and_then(|d| d.data);
+                let changed = a.get_data("/v/g2/n001", false).await?.data;
+                let gone = a.exists("/v/g3/n002", false).await?.is_none();
+                if new.as_deref() == Some(b"x") && changed.as_deref() == Some(b"changed") && gone {
+                    break;
+                }
+                ensure!(
+                    std::time::Instant::now() < deadline,
+                    "reverse catch-up did not arrive: {new:?} {changed:?} {gone}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // The new node is fenced on the source like the rest, and the ephemeral lives.
+            let (acl, _) = a.get_acl("/v/g1/new").await?;
+            ensure!(
+                acl.iter()
+                    .all(|e| e.perms == 1 || e.id.id.starts_with("super:")),
+                "{acl:?}"
+            );
+            ensure!(
+                a.exists("/v/g0/live", false).await?.is_some(),
+                "ephemeral deleted"
+            );
+            tx.send_replace(RunControl::Stop);
+            let report = task.await??.context("cutover report")?;
+            ensure!(report.reverse, "{report:?}");
+            let r = migrate::rollback(&plan, migrate::null_sink(), false).await?;
+            ensure!(r.acls_restored > 0, "{r:?}");
+            let (acl, _) = a.get_acl("/v/g1/new").await?;
+            ensure!(acl == Acl::open_unsafe(), "{acl:?}");
+            let (acl, _) = a.get_acl("/v/g2/n001").await?;
+            ensure!(
+                acl == vec![Acl::new(31, "digest", &digest_id("alice", "secret"))],
+                "{acl:?}"
+            );
+            a.close().await;
+            b.close().await;
+            Ok(())
+        })
+    })
+}

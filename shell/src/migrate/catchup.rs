@@ -262,7 +262,11 @@ impl Engine {
             }
             for c in dst_children {
                 let d = join(&dst, c);
-                if !children.contains(c) && c != PUMP_NAME && !self.preexisting.contains(&d) {
+                if !children.contains(c)
+                    && c != PUMP_NAME
+                    && !self.preexisting.contains(&d)
+                    && !self.dst_ephemerals.contains(&d)
+                {
                     if let Some(s) = self.map.to_source(&d) {
                         self.queue(s);
                     }
@@ -336,8 +340,14 @@ impl Engine {
         };
         let Some(node) = node else {
             self.drop_mark(&src);
-            if d.is_some() && owned {
-                deletes.push((src, dst));
+            match d {
+                // An ephemeral on the destination belongs to a live session there (on the
+                // fenced source, during a reverse catch-up): never the migration's to delete.
+                Some(n) if n.stat.ephemeral_owner != 0 => {
+                    self.dst_ephemerals.insert(dst);
+                }
+                Some(_) if owned => deletes.push((src, dst)),
+                _ => {}
             }
             return;
         };

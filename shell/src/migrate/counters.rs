@@ -99,7 +99,8 @@ impl Engine {
                     .filter(|c| {
                         let p = join(&dst, c);
                         // Nodes that were there before and are not the source's do not count.
-                        let foreign = self.preexisting.contains(&p) && !src_children.contains(c);
+                        let foreign = (self.preexisting.contains(&p) && !src_children.contains(c))
+                            || self.dst_ephemerals.contains(&p);
                         c.as_str() != PUMP_NAME && !foreign && self.map.to_source(&p).is_some()
                     })
                     .cloned()

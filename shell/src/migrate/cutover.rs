@@ -104,6 +104,13 @@ impl Engine {
             let w = walk(&self.src.client, &root, &|p| map.covers(p))
                 .await
                 .map_err(|e| MigrateError::zk(&self.src.side.label, e))?;
+            // A node the walk could not list hides its children from the fence.
+            if let Some((p, why)) = w.unreadable.first() {
+                return Err(MigrateError::Unreadable {
+                    path: p.clone(),
+                    why: why.clone(),
+                });
+            }
             out.extend(
                 w.nodes
                     .iter()
@@ -316,6 +323,7 @@ impl Engine {
             reconcile_interval: self.reconcile_interval,
             preexisting: Default::default(),
             ephemeral_paths: Default::default(),
+            dst_ephemerals: Default::default(),
             ck: std::mem::replace(
                 &mut self.ck,
                 super::checkpoint::Checkpoint::new(String::new(), 0),

@@ -530,6 +530,9 @@ pub struct Engine {
     pub preexisting: BTreeSet<String>,
     /// Source ephemerals seen (left out under the skip policy).
     pub ephemeral_paths: BTreeSet<String>,
+    /// Destination ephemerals met where the source has nothing: left alone, and not counted
+    /// as children when counters are compared.
+    pub dst_ephemerals: BTreeSet<String>,
     pub ck: Checkpoint,
     pub ck_path: PathBuf,
     pub sink: Sink,

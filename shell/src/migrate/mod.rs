@@ -189,6 +189,7 @@ async fn open(
         reconcile_interval: Duration::from_secs(plan.reconcile_interval_s),
         preexisting: ck.preexisting.clone(),
         ephemeral_paths: ck.ephemerals.clone(),
+        dst_ephemerals: Default::default(),
         ck,
         ck_path: plan.checkpoint.clone(),
         sink,
