@@ -58,9 +58,14 @@ def load(results):
 
 
 def field(row, path):
-    """`throughput`, `latency_ms.p99`, or the scalar `value`."""
+    """`throughput`, `latency_ms.p99`, `server_us_per_op` / `client_us_per_op` (CPU time per
+    operation), or the scalar `value`."""
     if "value" in row:
         return row["value"]
+    if path in ("server_us_per_op", "client_us_per_op"):
+        cpu = row.get(path.split("_")[0] + "_cpu_s")
+        ops = row["report"].get("ops")
+        return cpu * 1e6 / ops if cpu is not None and ops else None
     v = row["report"]
     for part in path.split("."):
         if v is None:
@@ -90,6 +95,10 @@ ROWS = [
     ("create throughput, 1 KiB", "create", "throughput", "ops/s", ">= 3x", "higher"),
     ("set throughput, 1 KiB", "set", "throughput", "ops/s", ">= 3x", "higher"),
     ("get throughput, 1 KiB", "get", "throughput", "ops/s", ">= 3x", "higher"),
+    ("server CPU per create", "create", "server_us_per_op", "us", "", "lower"),
+    ("server CPU per set", "set", "server_us_per_op", "us", "", "lower"),
+    ("server CPU per get", "get", "server_us_per_op", "us", "", "lower"),
+    ("zksh's own CPU per get (same client)", "get", "client_us_per_op", "us", "", "lower"),
     ("set p99 at {rate}", "set_at_rate", "latency_ms.p99", "ms", "<= 0.3x", "lower"),
     ("watch notification p99", "watch", "latency_ms.p99", "ms", "<= 0.5x", "lower"),
     ("memory per znode after load", "rss_per_znode_load", "value", "B", "<= 0.3x", "lower"),
@@ -101,8 +110,8 @@ ROWS = [
     ("leader kill to writes served", "failover_ms", "value", "ms", "<= 0.5x", "lower"),
 ]
 
-MACHINE_KEYS = ["cpu", "cores", "memory", "disk", "fsync", "kernel", "apache", "zk_node",
-                "settings", "ensemble"]
+MACHINE_KEYS = ["cpu", "cores", "memory", "disk", "fsync", "fsync_end", "load", "load_end",
+                "kernel", "apache", "zk_node", "settings", "ensemble"]
 
 
 def brief(report):
@@ -123,12 +132,12 @@ def machine_write(path, pairs, update):
             m = json.load(f)
     for pair in pairs:
         k, _, v = pair.partition("=")
-        if k == "fsync_json":
+        if k in ("fsync_json", "fsync_end_json"):
             f = json.loads(v)
-            m["fsync"] = (f"fdatasync of 4 KiB appends: mean {f['mean_ms']:.3f} ms, "
+            m[k[:-len("_json")]] = (f"fdatasync of 4 KiB appends: mean {f['mean_ms']:.3f} ms, "
                           f"p50 {f['p50_ms']:.3f} ms, p99 {f['p99_ms']:.3f} ms, "
                           f"max {f['max_ms']:.3f} ms ({f['count']} samples)")
-            m["fsync_p50_ms"] = f["p50_ms"]
+            m[k[:-len("_json")] + "_p50_ms"] = f["p50_ms"]
         else:
             m[k] = v
     with open(path, "w") as f:

@@ -100,8 +100,11 @@ TOPO=standalone
 
 # ---- processes -----------------------------------------------------------------------------
 
-declare -A PID_OF PORT_OF DIR_OF KIND_OF T0_OF QPORTS_OF
+declare -A PID_OF PORT_OF DIR_OF KIND_OF T0_OF
 SERVERS=()
+# The servers a measurement of each kind goes to (names), for their CPU time.
+declare -A MEASURED
+CLK_TCK=$(getconf CLK_TCK)
 
 cleanup() {
 	local name
@@ -248,15 +251,40 @@ record_value() { # server measure round value
 	echo "{\"topology\":\"$TOPO\",\"server\":\"$1\",\"measure\":\"$2\",\"round\":$3,\"value\":$4}" >>"$RESULTS"
 }
 
-# bench SERVER-KIND MEASURE ROUND CONNECT ARGS...: one `zksh bench --json`, recorded.
+# CPU ticks (user + system) used so far by the servers MEASURED[KIND].
+server_ticks() {
+	local name total=0 stat
+	for name in ${MEASURED[$1]:-}; do
+		read -r -a stat <"/proc/${PID_OF[$name]}/stat"
+		# Fields 14 and 15 (utime, stime); the command name in field 2 has no spaces here.
+		total=$((total + stat[13] + stat[14]))
+	done
+	echo "$total"
+}
+
+# CPU ticks of this shell's waited-for children (zksh bench runs among them).
+child_ticks() {
+	local stat
+	read -r -a stat </proc/$$/stat
+	echo $((stat[15] + stat[16]))
+}
+
+# bench SERVER-KIND MEASURE ROUND CONNECT ARGS...: one `zksh bench --json`, recorded with the
+# CPU time the servers and zksh used meanwhile.
 bench() {
-	local kind=$1 measure=$2 round=$3 connect=$4 json rc=0
+	local kind=$1 measure=$2 round=$3 connect=$4 json rc=0 s0 s1 c0 c1
 	shift 4
+	s0=$(server_ticks "$kind")
+	c0=$(child_ticks)
 	json=$("$ZKSH" bench "$@" -s "$connect" --json) || rc=$?
+	s1=$(server_ticks "$kind")
+	c1=$(child_ticks)
 	if [ "$rc" != 0 ] && [ "$rc" != 1 ]; then
 		die "zksh bench $* against $kind failed (exit $rc)"
 	fi
-	echo "{\"topology\":\"$TOPO\",\"server\":\"$kind\",\"measure\":\"$measure\",\"round\":$round,\"report\":$json}" >>"$RESULTS"
+	local cpu
+	cpu=$(awk -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v t="$CLK_TCK" 'BEGIN { printf "\"server_cpu_s\":%.2f,\"client_cpu_s\":%.2f", s / t, c / t }')
+	echo "{\"topology\":\"$TOPO\",\"server\":\"$kind\",\"measure\":\"$measure\",\"round\":$round,$cpu,\"report\":$json}" >>"$RESULTS"
 	printf '  %-8s %-12s round %s  %s\n' "$kind" "$measure" "$round" "$(printf '%s' "$json" | $PY brief)" >&2
 }
 
@@ -278,6 +306,7 @@ describe_machine() {
 		disk="$fs on $dev (rotational: $rot), $WORK" \
 		fsync_json="$fsync" \
 		kernel="$(uname -sr)" \
+		load="load average $(cut -d' ' -f1-3 /proc/loadavg) at the start" \
 		apache="$(dpkg-query -W -f '${Version}' zookeeper 2>/dev/null || echo '?'), $(java -version 2>&1 | head -1), $APACHE_JVM_OPTS" \
 		zk_node="$("$ZK_NODE" --version) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))" \
 		settings="rounds $ROUNDS, ${DURATION}s per measurement, $CLIENTS sessions x $INFLIGHT in flight" \
@@ -339,6 +368,8 @@ measure_standalone_workloads() {
 	new_server zk-node wl-zk-node
 	wait_serving wl-apache >/dev/null
 	wait_serving wl-zk-node >/dev/null
+	MEASURED[apache]=wl-apache
+	MEASURED[zk-node]=wl-zk-node
 	measure_workloads "$(connect_of wl-apache)" "$(connect_of wl-zk-node)"
 	kill_server wl-apache
 	kill_server wl-zk-node
@@ -354,6 +385,7 @@ measure_memory_and_recovery() {
 		name=mem-$kind
 		new_server "$kind" "$name"
 		wait_serving "$name" >/dev/null
+		MEASURED[$kind]=$name
 		nap 2
 		rss0=$(rss_kb "$name")
 		base[$kind]=$rss0
@@ -462,6 +494,8 @@ measure_ensembles() {
 	say "== 3-node ensembles"
 	new_ensemble apache ens-apache
 	new_ensemble zk-node ens-zk-node
+	MEASURED[apache]="ens-apache-1 ens-apache-2 ens-apache-3"
+	MEASURED[zk-node]="ens-zk-node-1 ens-zk-node-2 ens-zk-node-3"
 	measure_workloads "$(connect_of ens-apache-{1,2,3})" "$(connect_of ens-zk-node-{1,2,3})"
 	say "== leader kill to writes served again"
 	local round
@@ -482,4 +516,7 @@ measure_starts
 measure_standalone_workloads
 measure_memory_and_recovery
 measure_ensembles
+say "== probing fsync latency again"
+$PY machine-set "$MACHINE" fsync_end_json="$($PY fsync-probe "$WORK" 200)" \
+	load_end="load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 $PY table "$RESULTS" "$MACHINE" | tee "$WORK/table.txt"
