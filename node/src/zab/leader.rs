@@ -529,7 +529,8 @@ impl Leader {
             .learners
             .values()
             .filter(|h| {
-                if h.is_synced() {
+                // Until UPTODATE a learner answers no pings (as Apache's): `initLimit` applies.
+                if h.state == HandlerState::UpToDate {
                     !h.keeping_up(tick, sync)
                 } else {
                     tick.saturating_sub(h.last_heard) > init as u64
@@ -544,7 +545,11 @@ impl Leader {
 
     fn ping(&self, sh: &mut Shared) {
         let zxid = sh.history.last_zxid();
-        for h in self.learners.values().filter(|h| h.is_synced()) {
+        for h in self
+            .learners
+            .values()
+            .filter(|h| h.state == HandlerState::UpToDate)
+        {
             sh.send(
                 h.sid,
                 QuorumMessage::Ping {
