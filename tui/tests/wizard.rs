@@ -91,6 +91,10 @@ fn preflight_report() -> PreflightReport {
             nodes: 50_000,
             bytes: 23_456_789,
             exact: true,
+            parts: vec![
+                ("/app/jobs".into(), 41_200, 20_100_000),
+                ("/app/config".into(), 8_799, 3_356_789),
+            ],
         }],
         nodes: 50_000,
         bytes: 23_456_789,

@@ -26,6 +26,8 @@ use super::MigrateError;
 pub const WALK_NODES_MAX: u64 = 500_000;
 /// Examples listed per finding.
 const EXAMPLES_MAX: usize = 20;
+/// Subtrees below each root listed with their own counts.
+const PARTS_MAX: usize = 10;
 /// Round trips timed to measure latency.
 const LATENCY_PROBES: usize = 20;
 /// Requests sent at once to measure pipelined throughput.
@@ -67,6 +69,8 @@ pub struct SubtreeReport {
     pub bytes: u64,
     /// False when bytes were extrapolated from a sample.
     pub exact: bool,
+    /// The largest subtrees right below the root: (path, nodes, bytes), biggest first.
+    pub parts: Vec<(String, u64, u64)>,
 }
 
 /// A parent whose counter is carried.
@@ -165,6 +169,9 @@ impl PreflightReport {
                 bytes(s.bytes),
                 if s.exact { "" } else { " (sampled)" }
             );
+            for (p, n, b) in &s.parts {
+                let _ = writeln!(t, "    {p:<62} {n:>9} nodes {:>10}", bytes(*b));
+            }
         }
         let _ = writeln!(
             t,
@@ -424,7 +431,9 @@ async fn scan_subtree(
         nodes: 0,
         bytes: 0,
         exact: !sampled,
+        parts: Vec::new(),
     };
+    let mut parts: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
     let mut seen_bytes = 0u64;
     let mut seen_nodes = 0u64;
     let mut kept_nodes = 0u64;
@@ -437,6 +446,11 @@ async fn scan_subtree(
             }
         }
         kept_nodes += 1;
+        if let Some(top) = top_level(s_root, path) {
+            let e = parts.entry(top).or_default();
+            e.0 += 1;
+            e.1 += stat.data_length.max(0) as u64;
+        }
         seen_bytes += stat.data_length.max(0) as u64;
         r.largest_node_bytes = r.largest_node_bytes.max(stat.data_length.max(0) as u64);
         let counter = stored_counter(stat);
@@ -453,6 +467,20 @@ async fn scan_subtree(
         }
     }
     sub.nodes = if sampled { total } else { kept_nodes };
+    if sampled {
+        // The walk saw a sample; getAllChildrenNumber gives each part's exact count.
+        for (top, e) in parts.iter_mut() {
+            if let Ok(n) = src.client.get_all_children_number(top).await {
+                let avg = e.1 as f64 / e.0.max(1) as f64;
+                *e = (n as u64 + 1, (avg * (n as f64 + 1.0)) as u64);
+            }
+        }
+    }
+    let mut parts: Vec<(String, u64, u64)> =
+        parts.into_iter().map(|(p, (n, b))| (p, n, b)).collect();
+    parts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    parts.truncate(PARTS_MAX);
+    sub.parts = parts;
     sub.bytes = if sampled {
         (seen_bytes as f64 / seen_nodes.max(1) as f64 * total as f64) as u64
     } else {
@@ -492,6 +520,17 @@ async fn scan_subtree(
     conflicts(plan, map, dst, d_root, &w, r).await?;
     r.subtrees.push(sub);
     Ok(())
+}
+
+/// The child of `root` that `path` is in (`None` for the root itself).
+fn top_level(root: &str, path: &str) -> Option<String> {
+    let rest = if root == "/" {
+        path
+    } else {
+        path.strip_prefix(root)?
+    };
+    let name = rest.strip_prefix('/')?.split('/').next()?;
+    (!name.is_empty()).then(|| join(root, name))
 }
 
 /// A walk that stops after [`WALK_NODES_MAX`] nodes (breadth-first, so it samples the top).
@@ -593,6 +632,14 @@ fn notes(plan: &Plan, dst: &Endpoint, r: &mut PreflightReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_level_parts() {
+        assert_eq!(top_level("/app", "/app/a/b").as_deref(), Some("/app/a"));
+        assert_eq!(top_level("/app", "/app"), None);
+        assert_eq!(top_level("/", "/x/y").as_deref(), Some("/x"));
+        assert_eq!(top_level("/app", "/application"), None);
+    }
 
     #[test]
     fn sequential_names() {
