@@ -399,6 +399,7 @@ impl Engine {
             self.ck.created_ancestors.clear();
         }
         self.ck.phase = Phase::RolledBack;
+        self.ck.new_connect = None;
         self.note(format!(
             "rolled back: {} ACLs restored on the source, {} nodes removed from the destination",
             report.acls_restored, report.nodes_removed

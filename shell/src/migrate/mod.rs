@@ -398,9 +398,26 @@ pub struct Status {
     pub phase: Option<Phase>,
     /// The pid of a migrator working on it now.
     pub running: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The whole checkpoint (not in JSON: it lists every fenced node's ACL).
+    #[serde(skip)]
     pub state: Option<Checkpoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy: Option<checkpoint::CopyStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<checkpoint::CatchUpStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<checkpoint::VerifySummary>,
+    /// Source nodes under the fence.
+    pub fenced: u64,
+    pub counters_pending: u64,
+    pub new_connect: Option<String>,
+    /// Destination paths that could not be written, with why (the first few).
+    pub blocked: std::collections::BTreeMap<String, String>,
+    pub log: Vec<String>,
 }
+
+/// Blocked paths listed by `status`.
+const STATUS_BLOCKED_MAX: usize = 20;
 
 impl Status {
     pub fn to_text(&self) -> String {
@@ -478,10 +495,29 @@ impl Status {
 /// The state in the checkpoint. Reads no cluster.
 pub fn status(plan: &Plan) -> Result<Status, MigrateError> {
     let state = Checkpoint::load(&plan.checkpoint)?;
+    let ck = state.as_ref();
     Ok(Status {
         checkpoint: plan.checkpoint.clone(),
-        phase: state.as_ref().map(|c| c.phase),
+        phase: ck.map(|c| c.phase),
         running: Lock::holder(&plan.checkpoint),
+        copy: ck.map(|c| c.copy.clone()),
+        catch_up: ck.map(|c| c.catch_up.clone()),
+        verify: ck.and_then(|c| c.verify.clone()),
+        fenced: ck
+            .and_then(|c| c.fence.as_ref())
+            .map_or(0, |f| f.applied.len() as u64),
+        counters_pending: ck.map_or(0, |c| c.counters_pending.len() as u64),
+        new_connect: ck.and_then(|c| c.new_connect.clone()),
+        blocked: ck
+            .map(|c| {
+                c.blocked
+                    .iter()
+                    .take(STATUS_BLOCKED_MAX)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        log: ck.map(|c| c.log.clone()).unwrap_or_default(),
         state,
     })
 }
