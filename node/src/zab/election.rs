@@ -5,8 +5,8 @@
 //! restarts the count, one from an older round is answered with our vote and otherwise
 //! ignored. A vote backed by a quorum in our round wins after `finalize_wait` ticks without a
 //! better one. A newcomer joins an established leader once a quorum reports following it and
-//! the leader itself reports leading. With nothing heard, the vote is retransmitted with an
-//! interval that doubles up to a cap.
+//! the leader itself reports leading. The vote is retransmitted with an interval that doubles up
+//! to a cap, and a voter proposing a worse vote in our round gets ours at once.
 
 use std::collections::BTreeMap;
 
@@ -91,7 +91,7 @@ pub struct Election {
     out_of_election: BTreeMap<ServerId, Received>,
     /// When a quorum agrees: the tick at which to decide unless a better vote comes.
     finalize_at: Option<u64>,
-    /// Ticks since the last notification arrived.
+    /// Ticks since we last sent our vote to everyone.
     idle_ticks: u32,
     /// Current retransmission interval (doubles up to the configured cap).
     interval: u32,
@@ -128,6 +128,7 @@ impl Election {
     /// Sends our proposal to every other voter, and records it as our own vote (Apache delivers
     /// a server's notifications to itself).
     fn send_proposal(&mut self, sh: &mut Shared) {
+        self.idle_ticks = 0;
         let me = sh.cfg.my_id;
         let n = sh.notification(PeerState::Looking, self.proposal, sh.logical_clock);
         let voters: Vec<ServerId> = sh.cfg.ensemble.voters().filter(|v| *v != me).collect();
@@ -158,7 +159,6 @@ impl Election {
         from: ServerId,
         n: &Notification,
     ) -> Option<Decision> {
-        self.idle_ticks = 0;
         if !sh.cfg.ensemble.is_voter(from) {
             // Observers learn the leader from our answers; they never vote. Answering only a
             // looking one keeps two servers from answering each other forever.
@@ -203,6 +203,10 @@ impl Election {
         } else if Self::beats(sh, got.vote, self.proposal) {
             self.proposal = got.vote;
             self.send_proposal(sh);
+        } else if Self::beats(sh, self.proposal, got.vote) {
+            // Apache relies on TCP and resending on reconnect for a peer to hear our better
+            // vote; over a lossy network we answer it at once (it adopts ours and stops there).
+            self.reply(sh, from);
         }
         self.recv_set.insert(from, got);
         if !self.proposal_has_quorum(sh) {

@@ -335,8 +335,15 @@ fn election_prefers_the_higher_epoch_then_the_higher_zxid_then_the_higher_sid() 
         from: sid(leader),
         n: notification(PeerState::Looking, leader, zxid, 1, epoch),
     };
-    // 1 has a shorter log in the same epoch: we keep our vote.
-    assert!(step(&mut z, looking(1, Zxid::new(1, 1), 1)).is_empty());
+    // 1 has a shorter log in the same epoch: we keep our vote and tell 1.
+    let ours = notification(PeerState::Looking, 3, Zxid::new(1, 3), 1, 1);
+    assert_eq!(
+        step(&mut z, looking(1, Zxid::new(1, 1), 1)),
+        vec![Output::Notify {
+            to: sid(1),
+            n: ours
+        }]
+    );
     // 2 has a newer epoch with a shorter log: it wins, we tell everyone.
     let out = step(&mut z, looking(2, Zxid::new(2, 0), 2));
     let expect = notification(PeerState::Looking, 2, Zxid::new(2, 0), 1, 2);

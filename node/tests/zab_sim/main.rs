@@ -17,6 +17,7 @@ mod rng;
 mod world;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use world::{Coverage, World};
 
@@ -77,14 +78,23 @@ fn run_seed(seed: u64, trace: bool) -> Stats {
 
 fn run_range(first: u64, count: u64) -> Stats {
     let threads = THREADS.min(count.max(1));
+    // Set by the first failure, so the other threads stop instead of finishing their share.
+    let failed = AtomicBool::new(false);
     let totals: Vec<Stats> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
+                let failed = &failed;
                 scope.spawn(move || {
                     let mut total = Stats::default();
                     let mut seed = first + t;
-                    while seed < first + count {
-                        total += run_seed(seed, false);
+                    while seed < first + count && !failed.load(Ordering::Relaxed) {
+                        match catch_unwind(|| run_seed(seed, false)) {
+                            Ok(s) => total += s,
+                            Err(e) => {
+                                failed.store(true, Ordering::Relaxed);
+                                std::panic::resume_unwind(e)
+                            }
+                        }
                         seed += threads;
                     }
                     total
