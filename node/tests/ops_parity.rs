@@ -199,12 +199,19 @@ fn four_letter_words_and_admin_json_match_apache() {
     // cons: a session's connection line has Apache's fields in Apache's order.
     let (a, o) = (apache.four("cons"), ours.four("cons"));
     let a_fields = conn_fields(a.lines().find(|l| l.contains(",sid=")).unwrap());
-    for l in o.lines().filter(|l| l.starts_with(" /") && l.contains(",sid=")) {
+    for l in o
+        .lines()
+        .filter(|l| l.starts_with(" /") && l.contains(",sid="))
+    {
         assert_eq!(conn_fields(l), a_fields, "cons line {l}\napache:\n{a}");
     }
     // The asking connection has no session: both servers list it with the counters only.
-    let a_asker = a.lines().find(|l| l.starts_with(" /") && !l.contains(",sid="));
-    let o_asker = o.lines().find(|l| l.starts_with(" /") && !l.contains(",sid="));
+    let a_asker = a
+        .lines()
+        .find(|l| l.starts_with(" /") && !l.contains(",sid="));
+    let o_asker = o
+        .lines()
+        .find(|l| l.starts_with(" /") && !l.contains(",sid="));
     if let (Some(x), Some(y)) = (a_asker, o_asker) {
         assert_eq!(conn_fields(x), conn_fields(y), "asking connection in cons");
     }
