@@ -33,8 +33,8 @@ use super::{MigrateError, Outcome};
 const LAG_EVERY: Duration = Duration::from_millis(500);
 /// How often an idle catch-up writes its checkpoint.
 const IDLE_SAVE_EVERY: Duration = Duration::from_secs(2);
-/// Pause between rounds when nothing is pending.
-const IDLE_WAIT: Duration = Duration::from_millis(50);
+/// Longest pause between rounds when nothing is pending; a change ends it at once.
+const IDLE_WAIT: Duration = Duration::from_millis(200);
 /// Source nodes listed per sweep step; between steps the catch-up applies what the watch
 /// reported, so a sweep of a large tree does not hold changes back for its whole length.
 const SWEEP_CHUNK: usize = 2048;
@@ -135,7 +135,10 @@ impl Engine {
                 return Ok(Outcome::Stopped);
             }
             if !worked && sweep.is_none() {
-                tokio::time::sleep(IDLE_WAIT).await;
+                match self.collector.as_mut() {
+                    Some(c) => c.wait(IDLE_WAIT).await,
+                    None => tokio::time::sleep(IDLE_WAIT).await,
+                }
             }
         }
     }

@@ -399,6 +399,8 @@ pub struct Collector {
     rx: mpsc::Receiver<ClientEvent>,
     map: PathMap,
     was_disconnected: bool,
+    /// An event taken by [`Collector::wait`], not yet drained.
+    early: Option<ClientEvent>,
     /// Node events seen in all.
     pub events: u64,
 }
@@ -409,14 +411,28 @@ impl Collector {
             rx,
             map,
             was_disconnected: false,
+            early: None,
             events: 0,
+        }
+    }
+
+    /// Waits until an event is queued, at most `limit` (the idle catch-up's pause, cut short
+    /// by the next change).
+    pub async fn wait(&mut self, limit: Duration) {
+        if self.early.is_some() {
+            return;
+        }
+        if let Ok(Some(ev)) = tokio::time::timeout(limit, self.rx.recv()).await {
+            self.early = Some(ev);
         }
     }
 
     /// Everything queued so far.
     pub fn drain(&mut self) -> Collected {
         let mut c = Collected::default();
-        while let Ok(ev) = self.rx.try_recv() {
+        let early = self.early.take();
+        let queued = std::iter::from_fn(|| self.rx.try_recv().ok());
+        for ev in early.into_iter().chain(queued) {
             match ev.event {
                 Event::Node(n) => {
                     if self.map.covers(&n.path) {
