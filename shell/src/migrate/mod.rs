@@ -7,12 +7,12 @@
 //! after every batch, so a migrator killed at any point continues where it stopped:
 //!
 //! 1. [plan](Plan): a TOML file (source and destination, paths, prefix, policies).
-//! 2. [preflight]: a report of what will happen, changing nothing.
+//! 2. [preflight()]: a report of what will happen, changing nothing.
 //! 3. [copy](run): breadth-first, pipelined, multis under jute.maxbuffer, counters carried.
 //! 4. [catch-up](run): a persistent-recursive watch set before the copy, plus sweeps.
-//! 5. [verify]: Merkle digests compared top-down; every differing path listed.
-//! 6. [cutover]: fence, drain, verify, the new connect string, an optional reverse catch-up.
-//! 7. [rollback]: lift the fence; remove what was created (or keep it).
+//! 5. [verify()]: Merkle digests compared top-down; every differing path listed.
+//! 6. [cutover()]: fence, drain, verify, the new connect string, an optional reverse catch-up.
+//! 7. [rollback()]: lift the fence; remove what was created (or keep it).
 //!
 //! What a client cannot carry: container and TTL nodes look persistent through the client
 //! API (their owner reads as 0), so they arrive as persistent nodes; ctime, mtime, zxids and
