@@ -37,6 +37,8 @@ pub struct Params {
     pub slow_disk_latency: (u64, u64),
     /// End of the fault phase: the network heals, every server is up, faults stop.
     pub heal_at: u64,
+    /// Voters left down at the heal (a minority).
+    pub down_after_heal: usize,
     /// Writes stop here, so that everyone can catch up.
     pub writes_until: u64,
     /// End of the run; liveness is checked here.
@@ -68,6 +70,11 @@ impl Params {
             disk_latency: (1, rng.range(2, 8)),
             slow_disk_latency: (10, rng.range(20, 60)),
             heal_at,
+            down_after_heal: if rng.chance(300) {
+                rng.range(1, (voters as u64 - 1) / 2) as usize
+            } else {
+                0
+            },
             writes_until: heal_at + 450,
             end_at: heal_at + 700,
         }

@@ -121,6 +121,8 @@ pub struct Server {
     /// The snapshot that came with the last SNAP packet, until the core installs it.
     snap_inbox: Option<Snapshot>,
     pub slow_disk: bool,
+    /// Left down at the heal, for the rest of the run.
+    pub stays_down: bool,
     pub role: Option<RoleState>,
     /// As a learner: the connection to the leader (possibly still connecting).
     conn_to_leader: Option<ConnId>,
@@ -161,6 +163,7 @@ impl World {
                 applied: Snapshot::default(),
                 snap_inbox: None,
                 slow_disk: false,
+                stays_down: false,
                 role: None,
                 conn_to_leader: None,
                 conns_from: BTreeMap::new(),
@@ -821,6 +824,16 @@ impl World {
     fn heal(&mut self) {
         self.partition = None;
         self.checker.liveness.healed_at = Some(self.now);
+        // Some runs leave a minority of voters down for good: a bare quorum must do.
+        let mut voters: Vec<ServerId> = self.params.ensemble().voters().collect();
+        for _ in 0..self.params.down_after_heal {
+            let i = self.rng.below(voters.len() as u64) as usize;
+            let s = voters.swap_remove(i);
+            if self.up(s) {
+                self.crash(s);
+            }
+            self.server(s).stays_down = true;
+        }
         let serving = self.servers.iter().any(|s| {
             s.zab.is_some()
                 && s.role.is_some_and(|r| {
@@ -833,7 +846,7 @@ impl World {
         let ids: Vec<ServerId> = self.servers.iter().map(|s| s.id).collect();
         for s in ids {
             self.server(s).slow_disk = false;
-            if !self.up(s) {
+            if !self.up(s) && !self.srv(s).stays_down {
                 self.start_server(s);
             }
         }
@@ -853,6 +866,7 @@ impl World {
                 FinalView {
                     id: s.id,
                     up: s.zab.is_some(),
+                    stays_down: s.stays_down,
                     state: role.state,
                     zab_state: role.zab_state,
                     leader: role.leader,
