@@ -379,7 +379,7 @@ impl Engine {
             Some(have) => {
                 let data = (have.data != node.data).then_some(node.data);
                 let have_acl = canonical(&self.destination_acl(&dst, &have.acl));
-                let acl = (self.acl_carry && have_acl != wanted)
+                let acl = (self.acl_carry && have_acl != canonical(&wanted))
                     .then(|| self.acl_to_write(&dst, &wanted));
                 if data.is_some() || acl.is_some() {
                     updates.push(Update {

@@ -84,7 +84,14 @@ impl Engine {
         for _ in 0..FENCE_ROUNDS_MAX {
             let todo = self.unfenced().await?;
             if todo.is_empty() {
-                return Ok(self.ck.fence.as_ref().map_or(0, |f| f.applied.len() as u64));
+                // Apache checks a request against the ACL of the last *applied* state of a
+                // node (PrepRequestProcessor keeps the old ACL in its pending change
+                // record), so a writer's setACL queued right behind the fence's can still
+                // pass. Read every fenced ACL back and fence again what a writer changed.
+                if self.unfence_overwritten(entry.as_ref()).await? == 0 {
+                    return Ok(self.ck.fence.as_ref().map_or(0, |f| f.applied.len() as u64));
+                }
+                continue;
             }
             for chunk in todo.chunks(PARALLEL) {
                 self.fence_chunk(chunk, entry.as_ref()).await?;
@@ -95,11 +102,65 @@ impl Engine {
         )))
     }
 
+    /// Reads the ACL of every fenced node and takes those that are no longer the fence ACL
+    /// out of `applied` (the next round records their new ACL and fences them again).
+    /// Returns how many were found.
+    async fn unfence_overwritten(
+        &mut self,
+        entry: Option<&zk_proto::Acl>,
+    ) -> Result<usize, MigrateError> {
+        let root = self.map.source_roots().remove(0);
+        // Everything the fence wrote is applied once a sync on this session returns.
+        self.src
+            .client
+            .sync(&root)
+            .await
+            .map_err(|e| MigrateError::zk(&self.src.side.label, e))?;
+        let fence = self.ck.fence.clone().expect("fence");
+        let paths: Vec<&String> = fence.applied.iter().collect();
+        let mut changed = Vec::new();
+        for chunk in paths.chunks(PARALLEL) {
+            let client = &self.src.client;
+            let acls = join_all(chunk.iter().map(|p| client.get_acl(p))).await;
+            for (p, a) in chunk.iter().zip(acls) {
+                match a {
+                    Ok((acl, _)) => {
+                        let orig = acl_from_text(&fence.originals[*p]);
+                        let want = super::acl::canonical(&fence_acl(&orig, entry));
+                        if super::acl::canonical(&acl) != want {
+                            changed.push((*p).clone());
+                        }
+                    }
+                    Err(e) if e.is(ErrorCode::NO_NODE) => {}
+                    Err(e) => return Err(MigrateError::zk(&self.src.side.label, e)),
+                }
+            }
+        }
+        let f = self.ck.fence.as_mut().expect("fence");
+        for p in &changed {
+            f.applied.remove(p);
+        }
+        if !changed.is_empty() {
+            self.warn(format!(
+                "{} source ACLs were changed by writers while the fence went up; fencing them again",
+                changed.len()
+            ));
+        }
+        self.save()?;
+        Ok(changed.len())
+    }
+
     /// Migrated source nodes without the fence yet, parents first.
     async fn unfenced(&self) -> Result<Vec<String>, MigrateError> {
         let applied = &self.ck.fence.as_ref().expect("fence").applied;
         let mut out = Vec::new();
         for root in self.map.source_roots() {
+            // Creates queued behind the parent's fence are applied before a sync returns.
+            self.src
+                .client
+                .sync(&root)
+                .await
+                .map_err(|e| MigrateError::zk(&self.src.side.label, e))?;
             let map = self.map.clone();
             let w = walk(&self.src.client, &root, &|p| map.covers(p))
                 .await

@@ -15,7 +15,7 @@ use zk_proto::{Acl, ErrorCode, MultiOp, OpCode, Stat};
 
 use crate::client::{Client, ClientEvent, ClientOptions, Error, Event, SessionState};
 
-use super::acl::{canonical, fence_acl, Identity};
+use super::acl::{fence_acl, Identity};
 use super::checkpoint::{acl_from_text, acl_text, Checkpoint};
 use super::paths::{join, PathMap};
 use super::plan::{AclPolicy, ConflictPolicy, CopyOptions, EphemeralPolicy, Side};
@@ -698,12 +698,10 @@ impl Engine {
         }
     }
 
-    /// The destination ACL for a source node, by policy, in canonical order.
+    /// The destination ACL for a source node, by policy, in the source's order (compare
+    /// with [`canonical`](super::acl::canonical)).
     pub fn wanted_acl(&self, src_path: &str, read: &[Acl]) -> Vec<Acl> {
-        canonical(&super::acl::transform(
-            &self.acl_policy,
-            &self.source_acl(src_path, read),
-        ))
+        super::acl::transform(&self.acl_policy, &self.source_acl(src_path, read))
     }
 
     /// True when a source node is left out as an ephemeral.

@@ -185,7 +185,7 @@ impl Engine {
                     NodeDigest::new(None, "left as it was", NodeKind::Persistent)
                 } else {
                     let acl = match end {
-                        End::Source => self.wanted_acl(path, &n.acl),
+                        End::Source => canonical(&self.wanted_acl(path, &n.acl)),
                         End::Destination => canonical(&self.destination_acl(path, &n.acl)),
                     };
                     NodeDigest::new(n.data.as_deref(), &acl_text(&acl), kind)
