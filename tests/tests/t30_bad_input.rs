@@ -56,7 +56,16 @@ fn run(target: Target, key: &str, opts: ServerOptions, case: CaseFn) {
     };
     let addr = server.addr();
     let result = runtime().block_on(async move {
-        let mut good = Good::connect(addr).await?;
+        // Retried: right after start a busy server may still count the harness's closed
+        // start-up probes against maxClientCnxns.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut good = loop {
+            match Good::connect(addr).await {
+                Ok(g) => break g,
+                Err(e) if Instant::now() > deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
         good.check("before").await?;
         case(addr, &mut good).await?;
         good.check("after").await?;
