@@ -39,6 +39,8 @@ struct Stats {
     steps: u64,
     acked: u64,
     epochs: u64,
+    /// The longest time from the heal to a serving leader, over the seeds run.
+    max_time_to_leader: u64,
     coverage: Coverage,
 }
 
@@ -48,6 +50,7 @@ impl std::ops::AddAssign for Stats {
         self.steps += o.steps;
         self.acked += o.acked;
         self.epochs += o.epochs;
+        self.max_time_to_leader = self.max_time_to_leader.max(o.max_time_to_leader);
         self.coverage += o.coverage;
     }
 }
@@ -62,6 +65,7 @@ fn run_seed(seed: u64, trace: bool) -> Stats {
             steps: w.steps,
             acked: w.checker.acked.count as u64,
             epochs: w.checker.leaders.epochs() as u64,
+            max_time_to_leader: w.checker.liveness.time_to_leader(),
             coverage: w.coverage,
         }
     }));
@@ -127,8 +131,8 @@ fn seeds() {
     let first = env_u64("ZAB_SEED_BASE").unwrap_or(0);
     let s = run_range(first, count);
     println!(
-        "zab_sim: {} seeds from {first} passed: {} steps, {} acknowledged writes, {} epochs established, {:?}",
-        s.seeds, s.steps, s.acked, s.epochs, s.coverage
+        "zab_sim: {} seeds from {first} passed: {} steps, {} acknowledged writes, {} epochs established, at most {} time units from heal to a serving leader (bound {}), {:?}",
+        s.seeds, s.steps, s.acked, s.epochs, s.max_time_to_leader, invariants::liveness::LEADER_BOUND, s.coverage
     );
 }
 

@@ -495,7 +495,10 @@ impl World {
     }
 
     fn send_notification(&mut self, from: ServerId, to: ServerId, n: Notification) {
-        if self.rng.chance(self.params.election_loss) || !self.reachable(from, to) {
+        // Once healed the network still duplicates, delays and reorders, but loses nothing:
+        // with loss, no bound on the time to elect would hold.
+        let lost = self.now < self.params.heal_at && self.rng.chance(self.params.election_loss);
+        if lost || !self.reachable(from, to) {
             return;
         }
         if self.rng.chance(self.params.election_dup) {

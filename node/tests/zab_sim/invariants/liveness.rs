@@ -1,4 +1,5 @@
-//! Liveness: once the network heals and every server is up (`heal_at`; some runs leave a
+//! Liveness: once the network heals (no partitions, no lost messages, connections no longer
+//! reset; delays, duplicates and reordering go on) and every server is up (`heal_at`; some runs leave a
 //! minority of voters down), a leader serves within a bound, writes are acknowledged again,
 //! and when writes stop every server that is up catches up: all serve under the same leader
 //! with its committed history applied.
@@ -35,6 +36,14 @@ impl Liveness {
     pub fn on_leader_serving(&mut self, now: u64) {
         if self.healed_at.is_some() && self.leader_serving_at.is_none() {
             self.leader_serving_at = Some(now);
+        }
+    }
+
+    /// Time from the heal to a serving leader (0 before both happened).
+    pub fn time_to_leader(&self) -> u64 {
+        match (self.healed_at, self.leader_serving_at) {
+            (Some(h), Some(l)) => l - h,
+            _ => 0,
         }
     }
 
