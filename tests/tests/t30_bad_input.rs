@@ -55,31 +55,40 @@ fn run(target: Target, key: &str, opts: ServerOptions, case: CaseFn) {
         return;
     };
     let addr = server.addr();
-    let result = runtime().block_on(async move {
-        // Retried: right after start a busy server may still count the harness's closed
-        // start-up probes against maxClientCnxns.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut good = loop {
-            match Good::connect(addr).await {
-                Ok(g) => break g,
-                Err(e) if Instant::now() > deadline => return Err(e),
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+    // Apache's side only confirms the reference behaviour; a loaded JVM sometimes resets a
+    // connection a moment early, so it gets three attempts. zk-node gets exactly one.
+    let attempts = if target == Target::Apache { 3 } else { 1 };
+    let mut result = Err(anyhow::anyhow!("not run"));
+    for _ in 0..attempts {
+        result = runtime().block_on(async {
+            // Retried: right after start a busy server may still count the harness's closed
+            // start-up probes against maxClientCnxns.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut good = loop {
+                match Good::connect(addr).await {
+                    Ok(g) => break g,
+                    Err(e) if Instant::now() > deadline => return Err(e),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            };
+            good.check("before").await?;
+            case(addr, &mut good).await?;
+            good.check("after").await?;
+            // Retried: right after a case the server may still count closed connections.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match four_letter_word(addr, "ruok", Duration::from_secs(5)) {
+                    Ok(a) if a == "imok" => break,
+                    other if Instant::now() > deadline => bail!("ruok after the case: {other:?}"),
+                    _ => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
             }
-        };
-        good.check("before").await?;
-        case(addr, &mut good).await?;
-        good.check("after").await?;
-        // Retried: right after a case the server may still count closed connections.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match four_letter_word(addr, "ruok", Duration::from_secs(5)) {
-                Ok(a) if a == "imok" => break,
-                other if Instant::now() > deadline => bail!("ruok after the case: {other:?}"),
-                _ => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
+            Ok::<(), anyhow::Error>(())
+        });
+        if result.is_ok() {
+            break;
         }
-        Ok::<(), anyhow::Error>(())
-    });
+    }
     if let Err(e) = result {
         panic!(
             "{} ({}): {e:#}\nserver log: {}",
