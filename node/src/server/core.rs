@@ -1128,6 +1128,11 @@ impl Core {
 
     // ---- introspection for 4lw / admin ----
 
+    /// This server's place in its ensemble; `None` for a standalone server.
+    pub(crate) fn ensemble_view(&self) -> Option<super::ensemble::EnsembleView> {
+        None
+    }
+
     pub(crate) fn connection_count(&self) -> usize {
         self.conns.len()
     }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod conn;
 pub mod core;
+pub mod ensemble;
 pub mod fourlw;
 pub mod http;
 pub mod json;
