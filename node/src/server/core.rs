@@ -76,6 +76,8 @@ pub(crate) enum Origin {
     },
     Expire,
     Reaper,
+    /// Proposed for another server's client (ensemble): applied, answered elsewhere.
+    Remote,
 }
 
 pub(crate) struct InFlight {
@@ -150,9 +152,15 @@ pub struct Core {
     /// Containers/TTL nodes whose delete is in flight, so the reaper does not ask twice.
     pub(crate) reaping: BTreeSet<String>,
     pub(crate) stats: Stats,
+    /// The ensemble driver state; `None` on a standalone server.
+    pub(crate) member: Option<Box<super::member::Member>>,
+    /// Peer events to handle once the current one is done (learners parked until we led).
+    pub(crate) pending_net: VecDeque<super::peers::NetEvent>,
+    /// Set when the node cannot go on keeping its promises (an ensemble barrier failed).
+    pub(crate) fatal_error: Option<String>,
 }
 
-fn wall_ms() -> i64 {
+pub(crate) fn wall_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -217,22 +225,35 @@ impl Core {
             started,
             reaping: BTreeSet::new(),
             stats: Stats::default(),
+            member: None,
+            pending_net: VecDeque::new(),
+            fatal_error: None,
         }
     }
 
-    /// Runs until shutdown or until the log fails.
+    /// Runs until shutdown or until the log fails. An ensemble member also takes the peer
+    /// network's events (`net`) and ticks its Zab core; `fatal` hears why it stopped, if it had to.
     pub async fn run(
         mut self,
         mut rx: mpsc::Receiver<ToCore>,
         mut durable: watch::Receiver<i64>,
         mut failures: mpsc::Receiver<LogFailure>,
         mut shutdown: watch::Receiver<bool>,
+        mut net: Option<mpsc::Receiver<super::peers::NetEvent>>,
+        fatal: Option<watch::Sender<Option<String>>>,
     ) {
         let tick = std::time::Duration::from_millis(self.cfg.tick_ms as u64 / 2 + 1);
         let mut ticker = tokio::time::interval(tick);
         let reap_every =
             std::time::Duration::from_millis(self.cfg.container_check_interval_ms as u64);
         let mut reaper = tokio::time::interval_at(Instant::now() + reap_every, reap_every);
+        let zab_every = std::time::Duration::from_millis(super::member::ZAB_TICK_MS);
+        let mut zab_ticker = tokio::time::interval(zab_every);
+        zab_ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let member = self.member.is_some();
+        if member {
+            self.drive().await;
+        }
         loop {
             tokio::select! {
                 biased;
@@ -243,20 +264,46 @@ impl Core {
                         break;
                     }
                     let upto = *durable.borrow_and_update();
-                    self.on_durable(upto).await;
+                    if member {
+                        self.zab_step(crate::zab::Event::Persisted { zxid: zk_proto::Zxid(upto) }).await;
+                    } else {
+                        self.on_durable(upto).await;
+                    }
                 }
-                Some(f) = failures.recv() => self.on_log_failure(f).await,
+                Some(f) = failures.recv() => {
+                    if member {
+                        self.fatal(format!("the transaction log cannot write: {}", f.error));
+                    } else {
+                        self.on_log_failure(f).await
+                    }
+                }
+                Some(ev) = async { match net.as_mut() { Some(n) => n.recv().await, None => None } } => {
+                    self.on_net(ev).await;
+                }
                 msg = rx.recv() => match msg {
                     Some(m) => self.on_message(m).await,
                     None => break,
                 },
-                _ = ticker.tick() => self.expire_sessions().await,
-                _ = reaper.tick() => self.reap_containers().await,
+                _ = zab_ticker.tick(), if member => self.zab_step(crate::zab::Event::Tick).await,
+                _ = ticker.tick() => if self.may_expire() { self.expire_sessions().await },
+                _ = reaper.tick() => if self.may_expire() { self.reap_containers().await },
+            }
+            while let Some(ev) = self.pending_net.pop_front() {
+                self.on_net(ev).await;
+            }
+            if member {
+                self.drive().await;
+            }
+            if let Some(e) = self.fatal_error.take() {
+                if let Some(f) = &fatal {
+                    let _ = f.send(Some(e));
+                }
+                break;
             }
         }
     }
 
-    fn now_ms(&self) -> u64 {
+    pub(crate) fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
 
@@ -312,6 +359,11 @@ impl Core {
     ) {
         self.stats.packets_received += 1;
         self.stats.connection_requests += 1;
+        if self.member_not_serving() {
+            // Apache closes connections while its server is not running (electing, syncing).
+            tracing::debug!(%addr, "refusing session: this server is not serving (no leader yet)");
+            return;
+        }
         if req.last_zxid_seen > self.tree.last_zxid() {
             // The client has seen newer state than ours: close without an answer so it tries
             // another server (Apache does the same).
@@ -343,6 +395,24 @@ impl Core {
         if req.session_id == 0 {
             let id = self.next_session_id;
             self.next_session_id += 1;
+            if self.is_learner() {
+                let origin = Origin::NewSession {
+                    conn,
+                    timeout_ms: timeout,
+                    read_only: req.read_only,
+                };
+                if !self.forward(
+                    id,
+                    0,
+                    OpCode::CREATE_SESSION,
+                    timeout.to_be_bytes().to_vec(),
+                    Vec::new(),
+                    origin,
+                ) {
+                    self.close_conn(conn);
+                }
+                return;
+            }
             let (hdr, txn) = self.prep.prepare_session(
                 &self.tree,
                 id,
@@ -418,19 +488,23 @@ impl Core {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.session = Some(id);
         }
+        self.member_touched(id, timeout_ms);
     }
 
-    fn touch(&mut self, session: i64) {
+    pub(crate) fn touch(&mut self, session: i64) {
         let deadline = match self.sessions.get(&session) {
             Some(s) => self.deadline_for(s.timeout_ms),
             None => return,
         };
+        let mut timeout = 0;
         if let Some(s) = self.sessions.get_mut(&session) {
             s.deadline_ms = deadline;
+            timeout = s.timeout_ms;
         }
+        self.member_touched(session, timeout);
     }
 
-    fn drop_conn(&mut self, conn: ConnId) {
+    pub(crate) fn drop_conn(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.remove(&conn) {
             self.tree.watches.remove_conn(conn);
             if let Some(s) = c.session.and_then(|id| self.sessions.get_mut(&id)) {
@@ -443,11 +517,11 @@ impl Core {
 
     /// Closes a connection: dropping its sender makes its task flush what is queued and close
     /// the socket.
-    fn close_conn(&mut self, conn: ConnId) {
+    pub(crate) fn close_conn(&mut self, conn: ConnId) {
         self.drop_conn(conn);
     }
 
-    fn send(&mut self, conn: ConnId, frame: Vec<u8>) {
+    pub(crate) fn send(&mut self, conn: ConnId, frame: Vec<u8>) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -563,6 +637,19 @@ impl Core {
             self.on_auth(conn, xid, a);
             return;
         }
+        if let Ok(Some(Request::Sync(p))) = &body {
+            if self.is_learner() {
+                // A learner's sync goes through the leader (zab: SYNC after every commit).
+                let path = p.path.clone();
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.pending.push_back(Pending::Write(-1));
+                }
+                if !self.forward_sync(conn, session, xid, path, start) {
+                    self.close_conn(conn);
+                }
+                return;
+            }
+        }
         if is_write {
             self.on_write(conn, session, xid, op, body, start).await;
             return;
@@ -594,6 +681,31 @@ impl Core {
             .get(&conn)
             .map(|c| c.ids.clone())
             .unwrap_or_default();
+        if self.is_learner() {
+            let mut bytes = Vec::new();
+            match &body {
+                Ok(Some(Request::CloseSession)) => {
+                    if let Some(s) = self.sessions.get_mut(&session) {
+                        s.closing = true;
+                    }
+                }
+                Ok(Some(r)) => r.encode_body(&mut bytes),
+                _ => {}
+            }
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.pending.push_back(Pending::Write(-1));
+            }
+            let origin = Origin::Client {
+                conn,
+                xid,
+                op,
+                start,
+            };
+            if !self.forward(session, xid, op, bytes, ids, origin) {
+                self.close_conn(conn);
+            }
+            return;
+        }
         let (hdr, txn) = match body {
             Ok(Some(Request::CloseSession)) => {
                 if let Some(s) = self.sessions.get_mut(&session) {
@@ -649,7 +761,15 @@ impl Core {
         .await;
     }
 
-    async fn submit(&mut self, hdr: TxnHeader, txn: Txn, origin: Origin) {
+    pub(crate) async fn submit(&mut self, hdr: TxnHeader, txn: Txn, origin: Origin) {
+        if self.member.is_some() {
+            if !self.propose(hdr.clone(), txn.clone(), Origin::Remote) {
+                self.refuse(InFlight { hdr, txn, origin });
+            } else if let Some(f) = self.in_flight.back_mut() {
+                f.origin = origin;
+            }
+            return;
+        }
         self.in_flight.push_back(InFlight {
             hdr: hdr.clone(),
             txn: txn.clone(),
@@ -697,7 +817,24 @@ impl Core {
         }
     }
 
-    async fn apply(&mut self, f: InFlight) {
+    pub(crate) async fn apply(&mut self, f: InFlight) {
+        if let Txn::CreateSession(c) = &f.txn {
+            // Sessions are replicated state: every server learns of every session.
+            if !matches!(f.origin, Origin::NewSession { .. })
+                && !self.sessions.contains_key(&f.hdr.client_id)
+            {
+                let deadline_ms = self.deadline_for(c.timeout_ms);
+                self.sessions.insert(
+                    f.hdr.client_id,
+                    Session {
+                        timeout_ms: c.timeout_ms,
+                        conn: None,
+                        deadline_ms,
+                        closing: false,
+                    },
+                );
+            }
+        }
         let mut notes = Vec::new();
         self.stats.record_write_namespace(&f.txn);
         let rc = self.tree.apply(&f.hdr, &f.txn, &mut notes);
@@ -761,7 +898,7 @@ impl Core {
                     );
                 }
             }
-            Origin::Expire | Origin::Reaper => {}
+            Origin::Expire | Origin::Reaper | Origin::Remote => {}
         }
     }
 
@@ -791,7 +928,7 @@ impl Core {
             return;
         };
         if let Some(Pending::Write(z)) = c.pending.front() {
-            debug_assert_eq!(*z, hdr.zxid);
+            debug_assert!(*z == hdr.zxid || *z == -1);
             c.pending.pop_front();
         }
         c.last_zxid = hdr.zxid;
@@ -809,7 +946,7 @@ impl Core {
         }
     }
 
-    fn drain_reads(&mut self, conn: ConnId) {
+    pub(crate) fn drain_reads(&mut self, conn: ConnId) {
         loop {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
@@ -918,6 +1055,7 @@ impl Core {
                 }
             }
             Origin::Reaper => self.reaping.clear(),
+            Origin::Remote => {}
         }
     }
 
@@ -1130,7 +1268,9 @@ impl Core {
 
     /// This server's place in its ensemble; `None` for a standalone server.
     pub(crate) fn ensemble_view(&self) -> Option<super::ensemble::EnsembleView> {
-        None
+        let mut v = self.member_view()?;
+        v.quorum_size = self.cfg.servers.iter().filter(|s| !s.observer).count() / 2 + 1;
+        Some(v)
     }
 
     pub(crate) fn connection_count(&self) -> usize {
@@ -1183,7 +1323,14 @@ impl Core {
 
     /// Latency statistics of an answered request: server-wide (read or update) and for its
     /// connection, whose last zxid becomes the reply's (Apache's `lzxid`).
-    fn record_answer(&mut self, conn: ConnId, xid: i32, zxid: i64, start: Instant, update: bool) {
+    pub(crate) fn record_answer(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        zxid: i64,
+        start: Instant,
+        update: bool,
+    ) {
         let took = start.elapsed();
         if update {
             self.stats.record_update(took);

@@ -9,7 +9,9 @@ pub mod ensemble;
 pub mod fourlw;
 pub mod http;
 pub mod json;
+pub mod member;
 pub mod metrics;
+pub mod peers;
 pub mod prep;
 pub mod stats;
 
@@ -68,10 +70,30 @@ impl Server {
             tracing::warn!("force_sync is OFF: writes are acknowledged before they are on disk and can be lost in a crash. Use this only for tests");
         }
         let t0 = std::time::Instant::now();
-        let rec = {
+        let distributed = cfg.is_distributed();
+        let (rec, zab_state) = if distributed {
+            // An ensemble member starts from its snapshot; the log after it may hold proposals
+            // that were never committed, so the Zab core decides what of it to apply.
+            let d = disk.clone();
+            let (s, l) = (snap_dir.clone(), log_dir.clone());
+            let r =
+                tokio::task::spawn_blocking(move || recovery::recover_for_zab(d.as_ref(), &s, &l))
+                    .await??;
+            let durable =
+                member::durable_state(disk_ref(&disk), &snap_dir, r.snapshot_zxid, r.log)?;
+            let rec = recovery::Recovered {
+                tree: r.tree,
+                sessions: r.sessions,
+                snapshot_zxid: (r.snapshot_zxid > 0).then_some(r.snapshot_zxid),
+                replayed: 0,
+            };
+            (rec, Some(durable))
+        } else {
             let disk = disk.clone();
             let (s, l) = (snap_dir.clone(), log_dir.clone());
-            tokio::task::spawn_blocking(move || recovery::recover(disk.as_ref(), &s, &l)).await??
+            let rec = tokio::task::spawn_blocking(move || recovery::recover(disk.as_ref(), &s, &l))
+                .await??;
+            (rec, None)
         };
         tracing::info!(zxid = %format!("{:#x}", rec.tree.last_zxid()), nodes = rec.tree.node_count(), sessions = rec.sessions.len(),
             replayed = rec.replayed, digest = rec.tree.digest(), ms = t0.elapsed().as_millis() as u64, "recovered data directory");
@@ -91,7 +113,11 @@ impl Server {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE_CAP);
         let (log_tx, log_rx) = mpsc::channel(LOG_QUEUE_CAP);
-        let (durable_tx, durable_rx) = watch::channel(rec.tree.last_zxid());
+        let last_logged = zab_state
+            .as_ref()
+            .and_then(|d| d.log.last().map(|e| e.hdr.zxid))
+            .unwrap_or(rec.tree.last_zxid());
+        let (durable_tx, durable_rx) = watch::channel(last_logged);
         let (fail_tx, fail_rx) = mpsc::channel(16);
         let (fatal_tx, fatal) = watch::channel(None);
         let log_stats = Arc::new(LogStats::default());
@@ -115,10 +141,29 @@ impl Server {
             log_stats.clone(),
             disk,
         );
+        let mut core = core;
+        let mut net_rx = None;
+        if let Some(durable) = zab_state {
+            let (m, rx) = member::start_member(&cfg, durable, shutdown_rx.clone()).await?;
+            core.member = Some(Box::new(m));
+            net_rx = Some(rx);
+        }
+        let fatal_tx = Arc::new(fatal_tx);
         let stats = log_stats.clone();
+        let log_fatal = fatal_tx.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = storage::run_log(log, log_rx, durable_tx, fail_tx, stats).await {
-                let _ = fatal_tx.send(Some(format!("transaction log fsync failed: {e}")));
+                let _ = log_fatal.send(Some(format!("transaction log fsync failed: {e}")));
+            }
+        }));
+        let core_fatal = fatal_tx.clone();
+        let (cf_tx, mut cf_rx) = watch::channel(None);
+        tasks.push(tokio::spawn(async move {
+            if cf_rx.changed().await.is_ok() {
+                let v = cf_rx.borrow().clone();
+                if v.is_some() {
+                    let _ = core_fatal.send(v);
+                }
             }
         }));
         tasks.push(tokio::spawn(core.run(
@@ -126,6 +171,8 @@ impl Server {
             durable_rx,
             fail_rx,
             shutdown_rx.clone(),
+            net_rx,
+            Some(cf_tx),
         )));
         let (admin_addr, metrics_addr) =
             start_ops_listeners(&cfg, &core_tx, &shutdown_rx, &mut tasks).await?;
@@ -310,4 +357,8 @@ async fn accept_loop(
             drop(guard);
         });
     }
+}
+
+fn disk_ref(d: &Arc<dyn Disk>) -> &dyn Disk {
+    d.as_ref()
 }
