@@ -42,7 +42,56 @@ pub struct QuorumAddr {
     pub election_port: u16,
 }
 
+impl QuorumAddr {
+    /// `host:port` for the quorum port (IPv6 literals in brackets).
+    pub fn quorum(&self) -> String {
+        host_port(&self.host, self.quorum_port)
+    }
+
+    /// `host:port` for the election port.
+    pub fn election(&self) -> String {
+        host_port(&self.host, self.election_port)
+    }
+}
+
+/// `host:port`, with an IPv6 literal in brackets (Apache's `delimitedHostString`).
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 impl ServerLine {
+    /// The client address of a `;[host:]port` part: `0.0.0.0` when only a port is given.
+    pub fn client_addr(&self) -> Option<String> {
+        self.client
+            .as_ref()
+            .map(|(h, p)| host_port(h.as_deref().unwrap_or("0.0.0.0"), *p))
+    }
+
+    /// The value of the `server.N` line as Apache's `QuorumServer.toString()` writes it in
+    /// `conf` and the dynamic config: `host:quorum:election[|...]:role[;clientHost:clientPort]`.
+    pub fn value(&self) -> String {
+        let addrs: Vec<String> = self
+            .addrs
+            .iter()
+            .map(|a| format!("{}:{}", a.quorum(), a.election_port))
+            .collect();
+        let role = if self.observer {
+            "observer"
+        } else {
+            "participant"
+        };
+        let mut v = format!("{}:{role}", addrs.join("|"));
+        if let Some(c) = self.client_addr() {
+            v.push(';');
+            v.push_str(&c);
+        }
+        v
+    }
+
     /// Parses the value of `server.<id>`. The error says what is wrong with it.
     pub fn parse(id: u64, value: &str) -> std::result::Result<ServerLine, String> {
         let expected = "expected host:quorumPort:electionPort[:participant|observer][;[clientHost:]clientPort]";
@@ -526,6 +575,8 @@ impl Builder {
             if self.raw.client_port.is_none() {
                 self.raw.client_port = me.client.as_ref().map(|(_, p)| *p);
             }
+            crate::config::check_members(&servers, id, crate::config::Naming::ZooCfg)
+                .with_context(|| format!("invalid zoo.cfg {file}"))?;
             let sid = u8::try_from(id).ok().filter(|s| *s > 0).ok_or_else(|| {
                 anyhow::anyhow!(
                     "{}: server id {id}: zk-node supports server ids 1 to 255",
