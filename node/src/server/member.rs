@@ -46,6 +46,9 @@ use crate::zab::{
 /// `initLimit`/`syncLimit`) are converted to these ticks.
 pub const ZAB_TICK_MS: u64 = 50;
 
+/// Committed proposals kept in memory for DIFFs.
+pub const COMMIT_LOG_COUNT: usize = 50_000;
+
 /// The ensemble state the core task keeps.
 pub(crate) struct Member {
     pub(crate) zab: Zab,
@@ -142,6 +145,11 @@ pub fn zab_setup(cfg: &Config) -> anyhow::Result<(ZabConfig, BTreeMap<ServerId, 
     z.finalize_wait = per_tick(200);
     z.notification_interval_min = per_tick(200);
     z.notification_interval_max = per_tick(60_000);
+    // Apache keeps 500 committed proposals in memory and can also DIFF from its on-disk log
+    // (when the log is under a third of the snapshot's size). We keep a larger window in
+    // memory instead, so that a follower that missed tens of thousands of writes still gets
+    // a DIFF, not a whole snapshot.
+    z.commit_log_count = COMMIT_LOG_COUNT;
     z.config_text = text.into_bytes();
     Ok((z, peers))
 }
@@ -640,6 +648,12 @@ impl Core {
                         for id in ids {
                             self.touch(id);
                         }
+                    }
+                    QuorumMessage::Diff { zxid } => {
+                        tracing::info!(leader = %peer, zxid = %format!("{:#x}", zxid.0), "synchronizing with the leader by DIFF");
+                    }
+                    QuorumMessage::Trunc { zxid } => {
+                        tracing::info!(leader = %peer, zxid = %format!("{:#x}", zxid.0), "synchronizing with the leader by TRUNC");
                     }
                     QuorumMessage::Sync if !m.is_leader() => {
                         self.answer_sync();
