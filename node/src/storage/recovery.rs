@@ -5,8 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use zk_proto::quorum::TxnLogEntry;
 use zk_proto::txn::Txn;
 
 use super::disk::Disk;
@@ -23,13 +25,73 @@ pub struct Recovered {
     pub replayed: usize,
 }
 
+/// What an ensemble member starts from: the snapshot, and the log after it **not applied**.
+/// In an ensemble the log may end in entries that were never committed; the Zab core learns
+/// which were from the leader and commits them later (`zab::io::DurableState`: `log_base` and
+/// `committed` are `snapshot_zxid`, `log` is `log`).
+pub struct RecoveredForZab {
+    /// The snapshot only; no log entry applied. `last_zxid()` is `snapshot_zxid`.
+    pub tree: DataTree,
+    /// Live sessions and their timeouts, from the snapshot.
+    pub sessions: BTreeMap<i64, i32>,
+    /// The zxid of the snapshot loaded; 0 when there is none.
+    pub snapshot_zxid: i64,
+    /// Every logged entry with a zxid above `snapshot_zxid`, in zxid order.
+    pub log: Vec<Arc<TxnLogEntry>>,
+}
+
 /// Snapshots tried before giving up (Apache: 100).
 const SNAPSHOTS_TRIED: usize = 100;
 
 /// Loads `snap_dir` (`<dataDir>/version-2`) and `log_dir` (`<dataLogDir>/version-2`).
 pub fn recover(disk: &dyn Disk, snap_dir: &Path, log_dir: &Path) -> Result<Recovered> {
     let (mut tree, mut sessions, snap_zxid) = load_snapshot(disk, snap_dir)?;
-    let base = snap_zxid.unwrap_or(0);
+    let mut replayed = 0;
+    read_log(disk, log_dir, snap_zxid.unwrap_or(0), |entry| {
+        // Replay is idempotent: NodeExists/NoNode from a fuzzy snapshot are expected.
+        replay_sessions(&mut sessions, entry.hdr.client_id, &entry.txn);
+        tree.apply(&entry.hdr, &entry.txn, &mut Vec::new());
+        replayed += 1;
+    })?;
+    Ok(Recovered {
+        tree,
+        sessions,
+        snapshot_zxid: snap_zxid,
+        replayed,
+    })
+}
+
+/// Loads the newest valid snapshot and reads, without applying, every logged entry after it.
+/// A torn tail of the last segment is cut off and any other damage is an error, as in
+/// [`recover`].
+pub fn recover_for_zab(
+    disk: &dyn Disk,
+    snap_dir: &Path,
+    log_dir: &Path,
+) -> Result<RecoveredForZab> {
+    let (tree, sessions, snap_zxid) = load_snapshot(disk, snap_dir)?;
+    let snapshot_zxid = snap_zxid.unwrap_or(0);
+    let mut log = Vec::new();
+    read_log(disk, log_dir, snapshot_zxid, |entry| {
+        log.push(Arc::new(entry))
+    })?;
+    Ok(RecoveredForZab {
+        tree,
+        sessions,
+        snapshot_zxid,
+        log,
+    })
+}
+
+/// Reads the log from the segment that may hold `base + 1` on, cutting off a torn tail of the
+/// last segment, and hands `visit` every entry above `base` whose zxid is above the previous
+/// one handed over (older or repeated entries are skipped, as a replay would).
+fn read_log(
+    disk: &dyn Disk,
+    log_dir: &Path,
+    base: i64,
+    mut visit: impl FnMut(TxnLogEntry),
+) -> Result<()> {
     let segments = txnlog::list_segments(disk, log_dir)
         .with_context(|| format!("cannot list transaction logs in {}", log_dir.display()))?;
     // The newest segment starting at or before the snapshot may hold txns after it; every
@@ -38,7 +100,7 @@ pub fn recover(disk: &dyn Disk, snap_dir: &Path, log_dir: &Path) -> Result<Recov
         .iter()
         .rposition(|(z, _)| *z <= base + 1)
         .unwrap_or(0);
-    let mut replayed = 0;
+    let mut high = base;
     let n = segments.len();
     for (i, (_, path)) in segments.iter().enumerate().skip(first) {
         let last = i + 1 == n;
@@ -51,25 +113,26 @@ pub fn recover(disk: &dyn Disk, snap_dir: &Path, log_dir: &Path) -> Result<Recov
         };
         if let Some(reason) = &seg.torn {
             tracing::warn!(file = %path.display(), offset = seg.valid_len, "transaction log ends in a torn record ({reason}); cutting it off: it was never acknowledged");
-            disk.truncate(path, seg.valid_len)
-                .with_context(|| format!("cannot truncate {}", path.display()))?;
+            if seg.valid_len == 0 {
+                // Not even its header was written: remove it, or it would read as a damaged
+                // segment once the next one is written after it.
+                disk.remove(path)
+                    .and_then(|()| disk.sync_dir(log_dir))
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+            } else {
+                disk.truncate(path, seg.valid_len)
+                    .with_context(|| format!("cannot truncate {}", path.display()))?;
+            }
         }
-        for (hdr, txn) in &seg.records {
-            if hdr.zxid <= tree.last_zxid() {
+        for entry in seg.records {
+            if entry.hdr.zxid <= high {
                 continue;
             }
-            replay_sessions(&mut sessions, hdr.client_id, txn);
-            // Replay is idempotent: NodeExists/NoNode from a fuzzy snapshot are expected.
-            tree.apply(hdr, txn, &mut Vec::new());
-            replayed += 1;
+            high = entry.hdr.zxid;
+            visit(entry);
         }
     }
-    Ok(Recovered {
-        tree,
-        sessions,
-        snapshot_zxid: snap_zxid,
-        replayed,
-    })
+    Ok(())
 }
 
 fn replay_sessions(sessions: &mut BTreeMap<i64, i32>, client: i64, txn: &Txn) {

@@ -25,11 +25,13 @@ use zk_proto::txn::FileHeader;
 use zk_proto::{Jute, Reader};
 
 use super::disk::Disk;
-use crate::tree::{digest::DIGEST_VERSION, path, DataTree, Node, NodeMap};
+use crate::tree::digest::{node_digest, DIGEST_VERSION};
+use crate::tree::{path, DataTree, Node, NodeMap};
 
 pub const SNAP_MAGIC: i32 = 0x5a4b_534e; // "ZKSN"
 
 /// What a snapshot holds.
+#[derive(Debug, Clone)]
 pub struct SnapshotData {
     pub zxid: i64,
     pub nodes: NodeMap,
@@ -46,6 +48,19 @@ pub fn encode(snap: &SnapshotData) -> Vec<u8> {
         dbid: -1,
     }
     .encode(&mut out);
+    encode_database(snap, &mut out);
+    seal(&mut out);
+    out.put_i64(snap.zxid);
+    out.put_i32(DIGEST_VERSION);
+    out.put_i64(snap.digest as i64);
+    seal(&mut out);
+    out
+}
+
+/// The database as Apache's `SerializeUtils.serializeSnapshot` writes it: sessions, the ACL
+/// cache, the nodes and the `"/"` that ends them. The same bytes go into a snapshot file (between
+/// the header and the seals) and onto the quorum socket after a SNAP packet.
+fn encode_database(snap: &SnapshotData, out: &mut Vec<u8>) {
     out.put_i32(snap.sessions.len() as i32);
     for (id, to) in &snap.sessions {
         out.put_i64(*id);
@@ -63,7 +78,7 @@ pub fn encode(snap: &SnapshotData) -> Vec<u8> {
     out.put_i32(order.len() as i32);
     for (i, acl) in order.iter().enumerate() {
         out.put_i64(i as i64 + 1);
-        encode_vec(acl, &mut out);
+        encode_vec(acl, out);
     }
     let mut stack: Vec<String> = vec!["/".to_string()];
     while let Some(p) = stack.pop() {
@@ -71,21 +86,15 @@ pub fn encode(snap: &SnapshotData) -> Vec<u8> {
             continue;
         };
         let shown = if p == "/" { "" } else { p.as_str() };
-        shown.to_string().encode(&mut out);
-        n.data.encode(&mut out);
+        shown.to_string().encode(out);
+        n.data.encode(out);
         out.put_i64(acl_index[&n.acl]);
-        n.stat.encode(&mut out);
+        n.stat.encode(out);
         for c in n.children.iter().rev() {
             stack.push(path::join(&p, c));
         }
     }
-    "/".to_string().encode(&mut out);
-    seal(&mut out);
-    out.put_i64(snap.zxid);
-    out.put_i32(DIGEST_VERSION);
-    out.put_i64(snap.digest as i64);
-    seal(&mut out);
-    out
+    "/".to_string().encode(out);
 }
 
 fn seal(out: &mut Vec<u8>) {
@@ -135,31 +144,7 @@ pub fn decode(
         let data = Option::<Vec<u8>>::decode(&mut r).map_err(|e| bad(&p, e.to_string()))?;
         let acl_ref = r.i64().map_err(|e| bad(&p, e.to_string()))?;
         let stat = StatPersisted::decode(&mut r).map_err(|e| bad(&p, e.to_string()))?;
-        let acl = match acl_ref {
-            -1 => Acl::open_unsafe(),
-            i => acls
-                .get(&i)
-                .cloned()
-                .ok_or_else(|| BadSnapshot(format!("node {p} refers to unknown ACL index {i}")))?,
-        };
-        let key = if p.is_empty() { "/".to_string() } else { p };
-        if key != "/" {
-            let parent = path::parent(&key)
-                .ok_or_else(|| BadSnapshot(format!("node {key} has no parent path")))?;
-            let Some(pn) = nodes.get_mut(parent) else {
-                return Err(BadSnapshot(format!("node {key} comes before its parent")));
-            };
-            pn.children.insert(path::name(&key).to_string());
-        }
-        nodes.insert(
-            key,
-            Node {
-                data,
-                acl,
-                stat,
-                children: Default::default(),
-            },
-        );
+        add_node(&mut nodes, &acls, p, data, acl_ref, stat)?;
     }
     let sealed_len = r.position();
     let sum = r.i64().map_err(|e| bad("seal", e.to_string()))?;
@@ -181,6 +166,46 @@ pub fn decode(
         None
     };
     Ok((nodes, sessions, digest))
+}
+
+/// Adds a node read from a snapshot (file or stream) under its parent; returns its digest.
+fn add_node(
+    nodes: &mut NodeMap,
+    acls: &BTreeMap<i64, Vec<Acl>>,
+    p: String,
+    data: Option<Vec<u8>>,
+    acl_ref: i64,
+    stat: StatPersisted,
+) -> Result<u64, BadSnapshot> {
+    let acl = match acl_ref {
+        -1 => Acl::open_unsafe(),
+        i => acls
+            .get(&i)
+            .cloned()
+            .ok_or_else(|| BadSnapshot(format!("node {p} refers to unknown ACL index {i}")))?,
+    };
+    let key = if p.is_empty() { "/".to_string() } else { p };
+    if key != "/" {
+        let parent = path::parent(&key)
+            .ok_or_else(|| BadSnapshot(format!("node {key} has no parent path")))?;
+        let Some(pn) = nodes.get_mut(parent) else {
+            return Err(BadSnapshot(format!("node {key} comes before its parent")));
+        };
+        pn.children.insert(path::name(&key).to_string());
+    }
+    let node = Node {
+        data,
+        acl,
+        stat,
+        children: Default::default(),
+    };
+    let d = node_digest(&key, &node);
+    // A repeated path replaces the node; keep the digest a sum over the nodes that remain.
+    let before = nodes.insert(key.clone(), node);
+    Ok(match before {
+        Some(old) => d.wrapping_sub(node_digest(&key, &old)),
+        None => d,
+    })
 }
 
 /// Writes a snapshot file durably (write, fsync, fsync the directory). On failure (a full
@@ -242,6 +267,332 @@ pub fn capture(tree: &DataTree, sessions: BTreeMap<i64, i32>) -> SnapshotData {
     }
 }
 
+/// The string Apache's leader writes after the database it streams behind a SNAP packet
+/// (`LearnerHandler`), which the learner checks (`Learner.syncWithLeader`).
+pub const SNAP_SIGNATURE: &str = "BenWasHere";
+
+/// The bytes a leader writes on the quorum socket right after a SNAP packet, as Apache 3.8's
+/// `LearnerHandler` does: `SerializeUtils.serializeSnapshot` (sessions, ACL cache, nodes, `"/"`)
+/// then `ustring "BenWasHere"`. No file header, no checksum and no digest: the learner takes
+/// the zxid from the SNAP packet.
+pub fn encode_stream(snap: &SnapshotData) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 << 20);
+    encode_database(snap, &mut out);
+    SNAP_SIGNATURE.to_string().encode(&mut out);
+    out
+}
+
+/// Reads the database a leader streams behind a SNAP packet ([`encode_stream`]'s format) as
+/// the bytes arrive, one record (session, ACL list entry, node) at a time: the work is linear
+/// in the stream's length however it is cut, and only an incomplete record is buffered.
+///
+/// The [`SnapshotData`] it returns has `zxid` 0 (the SNAP packet carries it: set it from there)
+/// and `digest` computed from the nodes received (what [`DataTree::from_nodes`] would compute).
+pub struct StreamDecoder {
+    max_record: usize,
+    stage: Stage,
+    /// An incomplete record, waiting for `need` bytes in all.
+    buf: Vec<u8>,
+    need: usize,
+    /// Stream bytes consumed (complete records), for error messages.
+    consumed: u64,
+    sessions: BTreeMap<i64, i32>,
+    acls: BTreeMap<i64, Vec<Acl>>,
+    nodes: NodeMap,
+    digest: u64,
+}
+
+/// Where the decoder is in the stream.
+enum Stage {
+    SessionCount,
+    Sessions {
+        left: u32,
+    },
+    AclCount,
+    /// Reading the next ACL map entry's index and list length.
+    AclEntry {
+        left: u32,
+    },
+    /// Reading the ACLs of the entry `idx`.
+    AclItems {
+        left: u32,
+        idx: i64,
+        items: u32,
+        list: Vec<Acl>,
+    },
+    Nodes,
+    Signature,
+    Done,
+    Failed(String),
+}
+
+/// Why one record could not be parsed (yet).
+enum Halt {
+    /// Complete only with this many bytes from the record's start.
+    Need(usize),
+    Bad(String),
+}
+
+/// A cursor over one record's bytes.
+struct Cur<'a> {
+    b: &'a [u8],
+    pos: usize,
+    max: usize,
+}
+
+impl<'a> Cur<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Halt> {
+        if self.b.len() - self.pos < n {
+            return Err(Halt::Need(self.pos + n));
+        }
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn i32(&mut self) -> Result<i32, Halt> {
+        Ok(i32::from_be_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+    fn i64(&mut self) -> Result<i64, Halt> {
+        Ok(i64::from_be_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+    /// A length or count: -1 is null (`None`), other negatives and anything above the bound
+    /// are errors.
+    fn len(&mut self, what: &str) -> Result<Option<usize>, Halt> {
+        match self.i32()? {
+            -1 => Ok(None),
+            n if n < 0 => Err(Halt::Bad(format!("{what} has negative length {n}"))),
+            n if n as usize > self.max => Err(Halt::Bad(format!(
+                "{what} has length {n}, above the limit of {} (jute.maxbuffer)",
+                self.max
+            ))),
+            n => Ok(Some(n as usize)),
+        }
+    }
+    /// A count of records that follow (Apache reads a negative one as 0). Bounded like a
+    /// length, so that a stream out of step is refused at once instead of read for ever.
+    fn count(&mut self, what: &str) -> Result<u32, Halt> {
+        match self.i32()? {
+            n if n as i64 > self.max as i64 => Err(Halt::Bad(format!(
+                "{what} {n} is above the limit of {} (jute.maxbuffer)",
+                self.max
+            ))),
+            n => Ok(n.max(0) as u32),
+        }
+    }
+    fn buffer(&mut self, what: &str) -> Result<Option<Vec<u8>>, Halt> {
+        match self.len(what)? {
+            None => Ok(None),
+            Some(n) => Ok(Some(self.take(n)?.to_vec())),
+        }
+    }
+    /// A `ustring`; null reads as "" (as everywhere in this codebase's jute).
+    fn string(&mut self, what: &str) -> Result<String, Halt> {
+        let bytes = self.buffer(what)?.unwrap_or_default();
+        String::from_utf8(bytes).map_err(|_| Halt::Bad(format!("{what} is not valid UTF-8")))
+    }
+}
+
+/// `StatPersisted` on the wire: 5 longs, 3 ints and a long.
+const STAT_LEN: usize = 8 * 4 + 4 * 3 + 8 + 8;
+
+impl StreamDecoder {
+    /// `max_record`: the largest length any string, buffer or list in the stream may declare,
+    /// and the largest session count and ACL map size (Apache's `jute.maxbuffer`, 1 MiB less
+    /// 1 by default, is the natural value).
+    pub fn new(max_record: usize) -> Self {
+        StreamDecoder {
+            max_record,
+            stage: Stage::SessionCount,
+            buf: Vec::new(),
+            need: 0,
+            consumed: 0,
+            sessions: BTreeMap::new(),
+            acls: BTreeMap::new(),
+            nodes: NodeMap::default(),
+            digest: 0,
+        }
+    }
+
+    /// Takes the next bytes from the socket. `Ok(None)`: the database is not complete yet.
+    /// `Ok(Some((snapshot, n)))`: the signature ended in this slice and its last `n` bytes are
+    /// what follows the stream (the next quorum packets), not consumed. An `Err` is final: the
+    /// stream is not a database (or exceeds `max_record`); every later call returns it again.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Option<(SnapshotData, usize)>, BadSnapshot> {
+        match &self.stage {
+            Stage::Failed(e) => return Err(BadSnapshot(e.clone())),
+            Stage::Done => {
+                return Err(BadSnapshot(
+                    "snapshot stream: bytes fed after the signature".into(),
+                ))
+            }
+            _ => {}
+        }
+        let mut rest = bytes;
+        loop {
+            if !self.buf.is_empty() {
+                // Complete the buffered record first, copying no more than it needs.
+                let take = (self.need - self.buf.len()).min(rest.len());
+                self.buf.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                if self.buf.len() < self.need {
+                    return Ok(None);
+                }
+                let buf = std::mem::take(&mut self.buf);
+                match self.step(&buf) {
+                    Ok(used) => {
+                        debug_assert_eq!(used, buf.len());
+                        self.buf = buf;
+                        self.buf.clear();
+                    }
+                    Err(Halt::Need(n)) => {
+                        self.buf = buf;
+                        self.need = n;
+                        continue;
+                    }
+                    Err(Halt::Bad(e)) => return Err(self.fail(e)),
+                }
+            } else {
+                match self.step(rest) {
+                    Ok(used) => rest = &rest[used..],
+                    Err(Halt::Need(n)) => {
+                        self.buf.extend_from_slice(rest);
+                        self.need = n;
+                        return Ok(None);
+                    }
+                    Err(Halt::Bad(e)) => return Err(self.fail(e)),
+                }
+            }
+            if matches!(self.stage, Stage::Done) {
+                let snap = SnapshotData {
+                    zxid: 0,
+                    nodes: std::mem::take(&mut self.nodes),
+                    sessions: std::mem::take(&mut self.sessions),
+                    digest: self.digest,
+                };
+                self.buf = Vec::new();
+                return Ok(Some((snap, rest.len())));
+            }
+        }
+    }
+
+    fn fail(&mut self, e: String) -> BadSnapshot {
+        let msg = format!(
+            "snapshot stream from the leader is not a valid database at byte {}: {e}",
+            self.consumed
+        );
+        self.stage = Stage::Failed(msg.clone());
+        self.buf = Vec::new();
+        BadSnapshot(msg)
+    }
+
+    /// Parses one record at the start of `b` and advances; returns the bytes it used. On
+    /// `Need` nothing changes.
+    fn step(&mut self, b: &[u8]) -> Result<usize, Halt> {
+        let mut c = Cur {
+            b,
+            pos: 0,
+            max: self.max_record,
+        };
+        let next = match &mut self.stage {
+            Stage::SessionCount => match c.count("session count")? {
+                0 => Stage::AclCount,
+                n => Stage::Sessions { left: n },
+            },
+            Stage::Sessions { left } => {
+                let id = c.i64()?;
+                let timeout = c.i32()?;
+                self.sessions.insert(id, timeout);
+                match *left - 1 {
+                    0 => Stage::AclCount,
+                    left => Stage::Sessions { left },
+                }
+            }
+            Stage::AclCount => match c.count("ACL map size")? {
+                0 => Stage::Nodes,
+                n => Stage::AclEntry { left: n },
+            },
+            Stage::AclEntry { left } => {
+                let idx = c.i64()?;
+                let items = c
+                    .len("ACL list")?
+                    .ok_or_else(|| Halt::Bad(format!("ACL list {idx} is null")))?;
+                if items == 0 {
+                    self.acls.insert(idx, Vec::new());
+                    match *left - 1 {
+                        0 => Stage::Nodes,
+                        left => Stage::AclEntry { left },
+                    }
+                } else {
+                    Stage::AclItems {
+                        left: *left,
+                        idx,
+                        items: items as u32,
+                        list: Vec::new(),
+                    }
+                }
+            }
+            Stage::AclItems {
+                left,
+                idx,
+                items,
+                list,
+            } => {
+                let perms = c.i32()?;
+                let scheme = c.string("ACL scheme")?;
+                let id = c.string("ACL id")?;
+                list.push(Acl {
+                    perms,
+                    id: zk_proto::data::Id { scheme, id },
+                });
+                *items -= 1;
+                if *items > 0 {
+                    self.consumed += c.pos as u64;
+                    return Ok(c.pos);
+                }
+                self.acls.insert(*idx, std::mem::take(list));
+                match *left - 1 {
+                    0 => Stage::Nodes,
+                    left => Stage::AclEntry { left },
+                }
+            }
+            Stage::Nodes => {
+                let p = c.string("node path")?;
+                if p == "/" {
+                    Stage::Signature
+                } else {
+                    let data = c.buffer("node data")?;
+                    let acl_ref = c.i64()?;
+                    let stat = c.take(STAT_LEN)?;
+                    let stat = StatPersisted::decode(&mut Reader::new(stat))
+                        .map_err(|e| Halt::Bad(format!("node {p}: {e}")))?;
+                    let d = add_node(&mut self.nodes, &self.acls, p, data, acl_ref, stat)
+                        .map_err(|e| Halt::Bad(e.0))?;
+                    self.digest = self.digest.wrapping_add(d);
+                    Stage::Nodes
+                }
+            }
+            Stage::Signature => {
+                let sig = c.string("signature")?;
+                if sig != SNAP_SIGNATURE {
+                    let shown: String = sig.chars().take(40).collect();
+                    return Err(Halt::Bad(format!(
+                        "missing signature after the nodes: expected {SNAP_SIGNATURE:?}, got {shown:?}"
+                    )));
+                }
+                Stage::Done
+            }
+            Stage::Done | Stage::Failed(_) => unreachable!("feed returns before stepping"),
+        };
+        self.stage = next;
+        self.consumed += c.pos as u64;
+        Ok(c.pos)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +631,225 @@ mod tests {
         damaged[40] ^= 1;
         assert!(decode(&damaged).is_err());
         assert!(decode(&bytes[..bytes.len() / 2]).is_err());
+    }
+
+    fn sample_tree() -> (DataTree, BTreeMap<i64, i32>) {
+        let mut t = DataTree::new();
+        let digest_acl = vec![Acl {
+            perms: 31,
+            id: zk_proto::data::Id {
+                scheme: "digest".into(),
+                id: "u:x8Rb1jsgT0wG7H3ikG2q3TKvV5M=".into(),
+            },
+        }];
+        let nodes: Vec<(&str, Option<Vec<u8>>, Vec<Acl>, bool)> = vec![
+            ("/a", Some(vec![1, 2]), Acl::read_unsafe(), false),
+            ("/a/b", None, Acl::open_unsafe(), false),
+            ("/a/b/c", Some(vec![7; 3000]), digest_acl.clone(), false),
+            ("/e", Some(Vec::new()), vec![], true),
+            ("/ünïcode", Some(b"x".to_vec()), digest_acl, false),
+        ];
+        for (i, (p, data, acl, eph)) in nodes.into_iter().enumerate() {
+            let hdr = TxnHeader {
+                client_id: 5,
+                cxid: 0,
+                zxid: i as i64 + 1,
+                time: 10,
+                txn_type: 1,
+            };
+            let txn = Txn::Create(CreateTxn {
+                path: p.to_string(),
+                data,
+                acl,
+                ephemeral: eph,
+                parent_cversion: -1,
+            });
+            t.apply(&hdr, &txn, &mut Vec::new());
+        }
+        (t, BTreeMap::from([(5, 4000), (-3, 30000)]))
+    }
+
+    fn assert_same(a: &SnapshotData, b: &SnapshotData) {
+        assert_eq!(a.sessions, b.sessions);
+        assert_eq!(a.digest, b.digest);
+        assert_eq!(a.nodes.len(), b.nodes.len());
+        for (p, n) in a.nodes.iter() {
+            assert_eq!(b.nodes.get(p), Some(n), "{p}");
+        }
+    }
+
+    /// The stream is the file's database part: the file minus its header and seals.
+    #[test]
+    fn stream_is_the_file_body_plus_the_signature() {
+        let (t, sessions) = sample_tree();
+        let snap = capture(&t, sessions);
+        let file = encode(&snap);
+        let stream = encode_stream(&snap);
+        let sig = b"\0\0\0\x0aBenWasHere";
+        assert!(stream.ends_with(sig));
+        let body = &stream[..stream.len() - sig.len()];
+        assert_eq!(&file[16..16 + body.len()], body);
+        // What follows the body in the file is the first seal: checksum and "/".
+        assert_eq!(file.len(), 16 + body.len() + 13 + 20 + 13);
+    }
+
+    #[test]
+    fn stream_decodes_however_it_is_cut() {
+        use rand::{Rng, SeedableRng};
+        let (t, sessions) = sample_tree();
+        let snap = capture(&t, sessions);
+        let mut bytes = encode_stream(&snap);
+        let stream_len = bytes.len();
+        let after = b"\0\0\0\x08next packet and more";
+        bytes.extend_from_slice(after);
+        // In one piece, byte by byte, then in random pieces.
+        let mut cuts: Vec<Vec<usize>> = vec![vec![bytes.len()], vec![1; bytes.len()]];
+        for seed in 0..300u64 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let max = [2, 7, 64, 1000, 5000][seed as usize % 5];
+            let mut sizes = Vec::new();
+            let mut left = bytes.len();
+            while left > 0 {
+                // Empty slices too: a decoder must not mind them.
+                let n = rng.gen_range(0..=max).min(left);
+                sizes.push(n);
+                left -= n;
+            }
+            cuts.push(sizes);
+        }
+        for sizes in cuts {
+            let mut d = StreamDecoder::new(1 << 20);
+            let mut pos = 0;
+            let mut got = None;
+            for n in sizes {
+                let slice = &bytes[pos..pos + n];
+                pos += n;
+                if let Some((s, left)) = d.feed(slice).unwrap() {
+                    got = Some((s, pos - left));
+                    break;
+                }
+            }
+            let (s, end) = got.expect("complete");
+            assert_eq!(end, stream_len);
+            assert_eq!(s.zxid, 0);
+            assert_same(&snap, &s);
+            // The digest is the tree's, so a follower can compare it with the leader's.
+            assert_eq!(DataTree::from_nodes(s.nodes, 5).digest(), t.digest());
+            assert!(d.feed(b"x").is_err());
+        }
+    }
+
+    #[test]
+    fn truncated_stream_waits_for_more() {
+        let (t, sessions) = sample_tree();
+        let bytes = encode_stream(&capture(&t, sessions));
+        for cut in [0, 1, 3, 4, 17, bytes.len() / 2, bytes.len() - 1] {
+            let mut d = StreamDecoder::new(1 << 20);
+            assert!(d.feed(&bytes[..cut]).unwrap().is_none(), "cut {cut}");
+            assert!(d.feed(&[]).unwrap().is_none());
+            let (_, left) = d.feed(&bytes[cut..]).unwrap().expect("complete");
+            assert_eq!(left, 0);
+        }
+    }
+
+    #[test]
+    fn garbage_and_oversized_records_are_clear_errors() {
+        let (t, sessions) = sample_tree();
+        let good = encode_stream(&capture(&t, sessions));
+        let err = |bytes: &[u8], max: usize| {
+            let mut d = StreamDecoder::new(max);
+            let e = match d.feed(bytes) {
+                Err(e) => e.0,
+                Ok(r) => panic!("accepted: {:?}", r.map(|r| r.1)),
+            };
+            // Sticky.
+            assert_eq!(d.feed(b"more").unwrap_err().0, e);
+            e
+        };
+        // A wrong signature.
+        let mut bad_sig = good.clone();
+        let n = bad_sig.len();
+        bad_sig[n - 1] = b'X';
+        let e = err(&bad_sig, 1 << 20);
+        assert!(e.contains("signature") && e.contains("BenWasHere"), "{e}");
+        // A data length above the bound: refused before the bytes arrive.
+        let e = err(&good[..good.len() / 2], 100);
+        assert!(e.contains("above the limit of 100"), "{e}");
+        // Text where the database should be: "GET " is a session count of 1195725856.
+        let e = err(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 1 << 20);
+        assert!(
+            e.contains(
+                "not a valid database at byte 0: session count 1195725856 is above the limit"
+            ),
+            "{e}"
+        );
+        // A node before its parent.
+        let mut orphan = Vec::new();
+        orphan.put_i32(0);
+        orphan.put_i32(0);
+        "/x/y".to_string().encode(&mut orphan);
+        orphan.put_buffer(None);
+        orphan.put_i64(-1);
+        StatPersisted::default().encode(&mut orphan);
+        let e = err(&orphan, 1 << 20);
+        assert!(e.contains("/x/y comes before its parent"), "{e}");
+        // A negative ACL list length.
+        let mut acl = Vec::new();
+        acl.put_i32(0);
+        acl.put_i32(1);
+        acl.put_i64(1);
+        acl.put_i32(-5);
+        let e = err(&acl, 1 << 20);
+        assert!(e.contains("negative length -5"), "{e}");
+    }
+
+    /// Large records fed a byte at a time: each is buffered once, not re-parsed per byte (a
+    /// quadratic decoder would take minutes here).
+    #[test]
+    fn large_records_byte_by_byte_are_linear() {
+        let mut nodes = NodeMap::default();
+        let big_acl: Vec<Acl> = (0..20_000)
+            .map(|i| Acl {
+                perms: 1,
+                id: zk_proto::data::Id {
+                    scheme: "ip".into(),
+                    id: format!("10.0.{}.{}", i / 256, i % 256),
+                },
+            })
+            .collect();
+        nodes.insert(
+            "/".to_string(),
+            Node {
+                data: Some(vec![9; 1_000_000]),
+                acl: big_acl,
+                stat: StatPersisted::default(),
+                children: Default::default(),
+            },
+        );
+        let snap = SnapshotData {
+            zxid: 0,
+            digest: node_digest("/", &nodes["/"]),
+            nodes,
+            sessions: (0..50_000).map(|i| (i, 30_000)).collect(),
+        };
+        let bytes = encode_stream(&snap);
+        assert!(bytes.len() > 1_900_000);
+        let mut d = StreamDecoder::new(1 << 20);
+        let t0 = std::time::Instant::now();
+        let mut got = None;
+        for (i, b) in bytes.iter().enumerate() {
+            if let Some(r) = d.feed(std::slice::from_ref(b)).unwrap() {
+                assert_eq!(i + 1, bytes.len());
+                got = Some(r);
+            }
+        }
+        let (back, left) = got.expect("complete");
+        assert_eq!(left, 0);
+        assert_same(&snap, &back);
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            t0.elapsed()
+        );
     }
 }

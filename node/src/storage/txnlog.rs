@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use zk_proto::jute::Writer;
-use zk_proto::txn::{FileHeader, Txn, TxnHeader};
+use zk_proto::quorum::TxnLogEntry;
+use zk_proto::txn::{FileHeader, Txn, TxnDigest, TxnHeader};
 use zk_proto::{Jute, Reader};
 
 use super::disk::{Disk, DiskFile};
@@ -164,12 +165,77 @@ impl TxnLog for FileTxnLog {
     fn current_segment(&self) -> Option<&Path> {
         self.cur.as_ref().map(|s| s.path.as_path())
     }
+
+    fn truncate_after(&mut self, zxid: i64) -> io::Result<()> {
+        // The segment being written may be cut or deleted below: close it, and start a new
+        // one with the next append (its zxid is above every zxid left on disk).
+        self.cur = None;
+        self.roll = false;
+        truncate_segments(&*self.disk, &self.dir, zxid)
+    }
+}
+
+/// Removes every record with a zxid above `zxid` from the segments in `dir`, durably: later
+/// segments are deleted newest first (the directory fsynced after each), then the segment
+/// holding the cut is truncated at a record boundary (dropping its preallocated zeros) and
+/// fsynced. A crash part way leaves a prefix of the log, never a gap.
+///
+/// Fails without changing anything when the segment holding the cut cannot be read up to the
+/// cut (corruption before it); the error names the file and offset.
+pub fn truncate_segments(disk: &dyn Disk, dir: &Path, zxid: i64) -> io::Result<()> {
+    let segments = list_segments(disk, dir)?;
+    // Segments are named after their first zxid: the one holding the cut is the newest that
+    // starts at or before it; every later one lies wholly above it.
+    let keep = segments.iter().rposition(|(first, _)| *first <= zxid);
+    let mut cut = None;
+    if let Some(k) = keep {
+        let path = &segments[k].1;
+        let bytes = disk.read(path)?;
+        let (read, corrupt) = scan_segment(&bytes, k + 1 == segments.len());
+        let above = read.records.iter().position(|e| e.hdr.zxid > zxid);
+        let at = match (above, corrupt) {
+            (Some(i), _) => read.offsets[i],
+            (None, None) => read.valid_len,
+            (None, Some(c)) => {
+                return Err(io::Error::other(format!(
+                    "cannot truncate transaction log {} after zxid {zxid:#x}: it is corrupt at \
+                     offset {} ({}) before any record above that zxid",
+                    path.display(),
+                    c.offset,
+                    c.reason
+                )))
+            }
+        };
+        if at < bytes.len() as u64 {
+            cut = Some((path.clone(), at));
+        }
+    }
+    let first_deleted = keep.map_or(0, |k| k + 1);
+    for (_, path) in segments[first_deleted..].iter().rev() {
+        disk.remove(path)?;
+        disk.sync_dir(dir)?;
+    }
+    match cut {
+        // Not even a whole header (a crash while the segment was created): no records to
+        // keep, and an empty file would be corruption once a later segment exists.
+        Some((path, at)) if at < HEADER_LEN => {
+            disk.remove(&path)?;
+            disk.sync_dir(dir)?;
+        }
+        // `Disk::truncate` fsyncs the file.
+        Some((path, at)) => disk.truncate(&path, at)?,
+        None => {}
+    }
+    Ok(())
 }
 
 /// What reading one segment found.
 #[derive(Debug)]
 pub struct SegmentRead {
-    pub records: Vec<(TxnHeader, Txn)>,
+    /// The records, in file order, each with its digest when the writer added one (Apache 3.6+).
+    pub records: Vec<TxnLogEntry>,
+    /// Where each record starts in the file (parallel to `records`).
+    pub offsets: Vec<u64>,
     /// Length of the valid prefix (header + complete records).
     pub valid_len: u64,
     /// Set when the segment ends in a torn record (cut at `valid_len`).
@@ -186,38 +252,45 @@ pub struct Corrupt {
 /// Reads a segment. `last`: this is the newest segment, where a torn tail is expected after a
 /// crash; anywhere else a bad record is corruption.
 pub fn read_segment(bytes: &[u8], last: bool) -> Result<SegmentRead, Corrupt> {
-    let bad = |offset: u64, reason: String| Corrupt { offset, reason };
+    let (read, corrupt) = scan_segment(bytes, last);
+    match corrupt {
+        None => Ok(read),
+        Some(c) => Err(c),
+    }
+}
+
+/// [`read_segment`], keeping the records before a corruption (the truncation needs them).
+fn scan_segment(bytes: &[u8], last: bool) -> (SegmentRead, Option<Corrupt>) {
+    let mut read = SegmentRead {
+        records: Vec::new(),
+        offsets: Vec::new(),
+        valid_len: 0,
+        torn: None,
+    };
+    let bad = |offset: u64, reason: String| Some(Corrupt { offset, reason });
     if bytes.len() < HEADER_LEN as usize {
         if last {
-            return Ok(SegmentRead {
-                records: Vec::new(),
-                valid_len: 0,
-                torn: Some("file header is incomplete".into()),
-            });
+            read.torn = Some("file header is incomplete".into());
+            return (read, None);
         }
-        return Err(bad(0, "file is shorter than its header".into()));
+        return (read, bad(0, "file is shorter than its header".into()));
     }
-    let head =
-        FileHeader::decode(&mut Reader::new(&bytes[..16])).map_err(|e| bad(0, e.to_string()))?;
+    let head = match FileHeader::decode(&mut Reader::new(&bytes[..16])) {
+        Ok(h) => h,
+        Err(e) => return (read, bad(0, e.to_string())),
+    };
     if head.magic != LOG_MAGIC {
-        return Err(bad(
-            0,
-            format!("bad magic {:#x}, expected ZKLG", head.magic),
-        ));
+        let why = format!("bad magic {:#x}, expected ZKLG", head.magic);
+        return (read, bad(0, why));
     }
     let mut pos = HEADER_LEN as usize;
-    let mut records = Vec::new();
     loop {
+        read.valid_len = pos as u64;
         match read_record(&bytes[pos..]) {
-            Ok(None) => {
-                return Ok(SegmentRead {
-                    records,
-                    valid_len: pos as u64,
-                    torn: None,
-                })
-            }
-            Ok(Some((used, hdr, txn))) => {
-                records.push((hdr, txn));
+            Ok(None) => return (read, None),
+            Ok(Some((used, entry))) => {
+                read.records.push(entry);
+                read.offsets.push(pos as u64);
                 pos += used;
             }
             Err((extent, reason)) => {
@@ -230,13 +303,10 @@ pub fn read_segment(bytes: &[u8], last: bool) -> Result<SegmentRead, Corrupt> {
                     None => !valid_record_after(bytes, pos + 1),
                 };
                 if last && torn_tail {
-                    return Ok(SegmentRead {
-                        records,
-                        valid_len: pos as u64,
-                        torn: Some(reason),
-                    });
+                    read.torn = Some(reason);
+                    return (read, None);
                 }
-                return Err(bad(pos as u64, reason));
+                return (read, bad(pos as u64, reason));
             }
         }
     }
@@ -254,7 +324,7 @@ fn valid_record_after(bytes: &[u8], from: usize) -> bool {
 /// One record: `Ok(None)` at the end of the log (EOF or a zero length), `Err((extent, why))`
 /// for a bad record occupying `extent` bytes, or `None` when its length field cannot be trusted.
 #[allow(clippy::type_complexity)]
-fn read_record(b: &[u8]) -> Result<Option<(usize, TxnHeader, Txn)>, (Option<usize>, String)> {
+fn read_record(b: &[u8]) -> Result<Option<(usize, TxnLogEntry)>, (Option<usize>, String)> {
     if b.len() < 12 {
         if b.iter().all(|x| *x == 0) {
             return Ok(None);
@@ -287,8 +357,13 @@ fn read_record(b: &[u8]) -> Result<Option<(usize, TxnHeader, Txn)>, (Option<usiz
     let hdr = TxnHeader::decode(&mut r).map_err(|e| (extent, format!("bad txn header: {e}")))?;
     let txn = Txn::decode_body(hdr.txn_type, &mut r)
         .map_err(|e| (extent, format!("bad txn body: {e}")))?;
-    // Whatever follows (a TxnDigest) is optional and not needed to replay.
-    Ok(Some((12 + len + 1, hdr, txn)))
+    // A TxnDigest may follow (Apache 3.6+ with digests on): kept when it is exactly one, as
+    // Apache reads it; anything else there is not needed to replay and is ignored.
+    let digest = match r.remaining() {
+        12 => TxnDigest::decode(&mut r).ok(),
+        _ => None,
+    };
+    Ok(Some((12 + len + 1, TxnLogEntry { hdr, txn, digest })))
 }
 
 /// `log.<hex>` → zxid.
@@ -355,7 +430,7 @@ mod tests {
         assert_eq!(&out[8..12], &[0, 0, 0, 0x24]);
         assert_eq!(out.last(), Some(&0x42));
         let r = read_record(&out).unwrap().unwrap();
-        assert_eq!(r.1, hdr);
+        assert_eq!(r.1.hdr, hdr);
     }
 
     #[test]
