@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use super::core::{Core, ToCore};
+use super::ensemble;
 use super::fourlw::{self, NOT_SERVING, VERSION};
 use super::http::{self, Request, Response};
 use super::json::{Json, Obj};
@@ -135,7 +136,7 @@ pub async fn run_command(
                 None
             };
             let answer = inspect(core, move |c| {
-                if server_required && !metrics::serving(c) {
+                if refused(c, primary, server_required) {
                     return Err(NOT_SERVING.to_string());
                 }
                 Ok(on_core(c, primary, dirs, last_snapshot))
@@ -151,6 +152,17 @@ pub async fn run_command(
         Ok(o) => response(primary, o, None),
         Err(e) => response(primary, Obj::new(), Some(e)),
     }
+}
+
+/// Whether `primary` answers "not currently serving": a command that needs a serving server
+/// (Apache's `isServerRequired`), and `monitor` on a member between roles. Apache has no
+/// ZooKeeperServer then and its `monitor` fails with HTTP 500 (a NullPointerException);
+/// zk-node answers the error every other command gives.
+fn refused(c: &Core, primary: &str, server_required: bool) -> bool {
+    if metrics::serving(c) {
+        return false;
+    }
+    server_required || primary == "monitor"
 }
 
 /// Apache's `CommandResponse.toMap()`: the data, then `command` and `error` unless the data set
@@ -301,12 +313,24 @@ fn on_core(c: &mut Core, primary: &str, dirs: (u64, u64), last_snap: Option<(i64
                 .with("timestamp", ts)
         }
         // Apache answers this for a standalone server, which has no leader.
-        "leader" => Obj::new().with("error", "server is not initialized"),
+        "leader" => match c.ensemble_view() {
+            Some(v) => ensemble::leader_json(&v, c.config()),
+            None => Obj::new().with("error", "server is not initialized"),
+        },
         "monitor" => Snapshot::collect(c, 0).monitor_json(),
-        "observer_connection_stat_reset" | "ruok" => Obj::new(),
-        "observers" => Obj::new()
-            .with("synced_observers", 0)
-            .with("observers", Json::Array(vec![])),
+        "observer_connection_stat_reset" => {
+            if let Some(v) = c.ensemble_view().filter(|v| v.is_leader()) {
+                ensemble::reset_observer_links(&v, &mut c.stats.ensemble);
+            }
+            Obj::new()
+        }
+        "ruok" => Obj::new(),
+        "observers" => match c.ensemble_view() {
+            Some(v) => ensemble::observers_json(&v, &c.stats.ensemble),
+            None => Obj::new()
+                .with("synced_observers", 0)
+                .with("observers", Json::Array(vec![])),
+        },
         "server_stats" => server_stats(c, dirs),
         "stat_reset" => {
             c.stats.reset();
@@ -316,7 +340,10 @@ fn on_core(c: &mut Core, primary: &str, dirs: (u64, u64), last_snap: Option<(i64
             .with("connections", connections(c, true))
             .with("secure_connections", Json::Array(vec![])),
         // A standalone server has no voting view.
-        "voting_view" => Obj::new().with("current_config", Obj::new()),
+        "voting_view" => match c.ensemble_view() {
+            Some(_) => ensemble::voting_view_json(c.config()),
+            None => Obj::new().with("current_config", Obj::new()),
+        },
         "watch_summary" => {
             let (conns, paths, total) = fourlw::watch_summary(c);
             Obj::new()
@@ -338,7 +365,10 @@ fn on_core(c: &mut Core, primary: &str, dirs: (u64, u64), last_snap: Option<(i64
             }
             Obj::new().with("path_to_session_ids", m)
         }
-        "zabstate" => Obj::new().with("voting", false).with("zabstate", ""),
+        "zabstate" => match c.ensemble_view().filter(|v| v.serving()) {
+            Some(v) => ensemble::zabstate_json(&v, c.config(), c.tree.last_zxid()),
+            None => ensemble::zabstate_idle(),
+        },
         other => unreachable!("admin command {other} is listed but not implemented"),
     }
 }
@@ -425,12 +455,16 @@ fn server_stats(c: &Core, dirs: (u64, u64)) -> Obj {
         .with("non_mtlsremote_conn_count", 0i64)
         .with("non_mtlslocal_conn_count", 0i64)
         .with("uptime", c.uptime_ms());
-    Obj::new()
+    let mut o = Obj::new()
         .with("version", VERSION)
         .with("read_only", false)
         .with("server_stats", stats)
-        .with("client_response", buffer_stats(&s.client_response))
-        .with("node_count", metrics::znode_count(c))
+        .with("client_response", buffer_stats(&s.client_response));
+    // A leader adds its proposal sizes (Apache's `SrvrCommand`).
+    if c.ensemble_view().is_some_and(|v| v.is_leader()) {
+        o.put("proposal_stats", buffer_stats(&s.ensemble.proposal_sizes));
+    }
+    o.with("node_count", metrics::znode_count(c))
 }
 
 fn dump(c: &Core) -> Obj {

@@ -140,7 +140,26 @@ fn summary_lines(core: &Core, extra_conns: usize) -> String {
 
 /// The asking four-letter-word connection counts among the connections, as in Apache.
 fn srvr(core: &Core) -> String {
-    format!("Zookeeper version: {VERSION}\n{}", summary_lines(core, 1))
+    format!(
+        "Zookeeper version: {VERSION}\n{}{}",
+        summary_lines(core, 1),
+        proposal_sizes_line(core)
+    )
+}
+
+/// A leader's last line of `srvr` and `stat` (Apache's `StatCommand`): the sizes of its
+/// proposals, `last/min/max`, -1 before the first.
+fn proposal_sizes_line(core: &Core) -> String {
+    match core.ensemble_view() {
+        Some(v) if v.is_leader() => {
+            let p = &core.stats.ensemble.proposal_sizes;
+            format!(
+                "Proposal sizes last/min/max: {}/{}/{}\n",
+                p.last, p.min, p.max
+            )
+        }
+        _ => String::new(),
+    }
 }
 
 /// The asking connection's line: no session, one packet read, nothing sent yet, not reading.
@@ -161,6 +180,7 @@ fn stat(core: &Core, asker: Option<SocketAddr>) -> String {
     }
     out.push('\n');
     out.push_str(&summary_lines(core, 1));
+    out.push_str(&proposal_sizes_line(core));
     out
 }
 
@@ -239,14 +259,24 @@ pub fn apache_op(name: &str) -> &str {
 /// The server id `conf` and the AdminServer report: Apache reports 0 for a standalone server
 /// (no `server.N` lines, or a single one).
 pub fn reported_server_id(core: &Core) -> i64 {
-    if core.config().is_distributed() {
+    if core.config().is_distributed() || core.ensemble_view().is_some() {
         core.config().server_id as i64
     } else {
         0
     }
 }
 
+/// `conf`: Apache's `ZooKeeperServer.dumpConf`, and on a member the quorum lines and the
+/// membership (`QuorumZooKeeperServer.dumpConf`).
 fn conf(core: &Core) -> String {
+    let mut out = conf_standalone(core);
+    if core.ensemble_view().is_some() {
+        out.push_str(&super::ensemble::conf_lines(core.config()));
+    }
+    out
+}
+
+fn conf_standalone(core: &Core) -> String {
     let c = core.config();
     let (dsize, lsize) = dir_sizes(core);
     format!(

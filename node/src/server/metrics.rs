@@ -18,10 +18,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use super::core::{Core, ToCore};
+use super::ensemble::{self, EnsembleStats, EnsembleView};
 use super::fourlw::VERSION;
 use super::http::{self, Response};
 use super::json::{Json, Obj};
 use super::stats::{java_double, Summary, SummaryValues};
+use crate::zab::PeerState;
 
 /// Gauges in the order Apache 3.8's default provider prints them.
 pub const GAUGES: &[&str] = &[
@@ -50,6 +52,52 @@ pub const GAUGES: &[&str] = &[
     "min_client_response_size",
     "non_mtls_local_conn_count",
 ];
+
+/// Gauges of an ensemble leader, in the order Apache 3.8's default provider printed them on the
+/// leader of a 3-voter + 1-observer ensemble: [`GAUGES`] with the leader's gauges
+/// (`LeaderZooKeeperServer.registerMetrics`) and `quorum_size` interleaved in its hash order.
+pub const LEADER_GAUGES: &[&str] = &[
+    "ephemerals_count",
+    "num_alive_connections",
+    "avg_latency",
+    "min_proposal_size",
+    "outstanding_requests",
+    "znode_count",
+    "global_sessions",
+    "non_mtls_remote_conn_count",
+    "last_client_response_size",
+    "packets_sent",
+    "packets_received",
+    "max_proposal_size",
+    "max_client_response_size",
+    "synced_followers",
+    "connection_drop_probability",
+    "watch_count",
+    "synced_non_voting_followers",
+    "synced_observers",
+    "auth_failed_count",
+    "min_latency",
+    "max_file_descriptor_count",
+    "approximate_data_size",
+    "open_file_descriptor_count",
+    "last_proposal_size",
+    "pending_syncs",
+    "leader_uptime",
+    "local_sessions",
+    "uptime",
+    "max_latency",
+    "outstanding_tls_handshake",
+    "learners",
+    "min_client_response_size",
+    "non_mtls_local_conn_count",
+    "quorum_size",
+];
+
+/// The gauges of a follower or observer (and of a member between roles): [`GAUGES`], then
+/// `quorum_size` (`QuorumZooKeeperServer.registerMetrics`), as Apache 3.8 prints them.
+fn member_gauges() -> impl Iterator<Item = &'static str> {
+    GAUGES.iter().copied().chain(std::iter::once("quorum_size"))
+}
 
 /// Counters, in Apache's order.
 pub const COUNTERS: &[&str] = &[
@@ -237,14 +285,30 @@ pub struct Snapshot {
     pub gauges: Vec<(&'static str, Value)>,
     pub counters: Vec<(&'static str, i64)>,
     pub summaries: Vec<(&'static str, SummaryValues)>,
-    /// Labelled basic summaries: (name, [(key, values)]).
+    /// Labelled summaries: (name, [(key, values)]); advanced ones carry percentiles.
     pub summary_sets: Vec<(&'static str, Vec<(String, SummaryValues)>)>,
+    /// Leader only, zk-node's addition: (sid, last acknowledged zxid) of each follower, so that
+    /// replication lag reads from one place. `mntr` prints `zk_learner_<sid>_last_acked_zxid`
+    /// with the zxid in **decimal** (a number, like every other mntr value; the epoch is the
+    /// high 32 bits), the AdminServer's `monitor` the same keys, Prometheus the gauge family
+    /// `learner_last_acked_zxid{key="<sid>"}`. Observers acknowledge nothing and are absent.
+    pub learner_acks: Vec<(i64, i64)>,
 }
 
-/// The server's state as `srvr`, `mntr` and the AdminServer print it. zk-node serves standalone
-/// until the ensemble work gives the core a Zab role.
-pub fn server_state(_core: &Core) -> &'static str {
-    "standalone"
+/// The Prometheus family of [`Snapshot::learner_acks`].
+pub const LEARNER_ACKS_FAMILY: &str = "learner_last_acked_zxid";
+
+/// The mntr key of one learner's last acknowledged zxid (without `zk_`).
+pub fn learner_ack_key(sid: i64) -> String {
+    format!("learner_{sid}_last_acked_zxid")
+}
+
+/// The server's state as `srvr`, `mntr` and the AdminServer print it: `standalone`, or a
+/// member's `leader`, `follower` or `observer`.
+pub fn server_state(core: &Core) -> &'static str {
+    core.ensemble_view()
+        .as_ref()
+        .map_or("standalone", ensemble::mode)
 }
 
 /// The node count as Apache reports it: its DataTree files the root under both "" and "/", so
@@ -256,9 +320,12 @@ pub fn znode_count(core: &Core) -> usize {
 
 /// Whether the server is serving requests (Apache's `isRunning()`); when false, most commands
 /// answer "This ZooKeeper instance is not currently serving requests". A standalone server
-/// serves from the moment its core task runs.
-pub fn serving(_core: &Core) -> bool {
-    true
+/// serves from the moment its core task runs; a member while it leads or learns in the
+/// broadcast phase (not while electing, discovering or synchronizing).
+pub fn serving(core: &Core) -> bool {
+    core.ensemble_view()
+        .as_ref()
+        .is_none_or(EnsembleView::serving)
 }
 
 impl Snapshot {
@@ -266,13 +333,18 @@ impl Snapshot {
     /// connection asking (Apache counts it among `num_alive_connections`).
     pub fn collect(core: &Core, extra_conns: usize) -> Snapshot {
         let fds = process::fds();
-        let header = vec![
-            ("version", Value::Str(VERSION.to_string())),
-            ("server_state", Value::Str(server_state(core).to_string())),
-        ];
-        let gauges = GAUGES
-            .iter()
-            .map(|&n| (n, gauge(core, n, extra_conns, fds)))
+        let view = core.ensemble_view();
+        let view = view.as_ref();
+        let header = header(view, server_state(core));
+        let gauges = gauge_names(view)
+            .into_iter()
+            .map(|n| {
+                let v = match view {
+                    Some(v) => ensemble_gauge(n, v, core.config(), &core.stats.ensemble),
+                    None => None,
+                };
+                (n, v.unwrap_or_else(|| gauge(core, n, extra_conns, fds)))
+            })
             .collect();
         let counters = COUNTERS.iter().map(|&n| (n, counter(core, n))).collect();
         let summaries = BASIC_SUMMARIES
@@ -283,16 +355,18 @@ impl Snapshot {
         let set = |m: &std::collections::BTreeMap<String, Summary>| {
             m.iter().map(|(k, s)| (k.clone(), s.values())).collect()
         };
-        let summary_sets = vec![
-            ("read_per_namespace", set(&core.stats.read_per_namespace)),
-            ("write_per_namespace", set(&core.stats.write_per_namespace)),
-        ];
+        let summary_sets = summary_sets(
+            view,
+            set(&core.stats.read_per_namespace),
+            set(&core.stats.write_per_namespace),
+        );
         Snapshot {
             header,
             gauges,
             counters,
             summaries,
             summary_sets,
+            learner_acks: view.map(ensemble::learner_acks).unwrap_or_default(),
         }
     }
 
@@ -301,6 +375,10 @@ impl Snapshot {
         let mut out: Vec<(String, Value)> = Vec::with_capacity(512);
         for (k, v) in self.header.iter().chain(&self.gauges) {
             out.push((k.to_string(), v.clone()));
+        }
+        // Where Apache's gauge sets go: after the gauges.
+        for (sid, zxid) in &self.learner_acks {
+            out.push((learner_ack_key(*sid), Value::Int(*zxid)));
         }
         for (k, v) in &self.counters {
             out.push((k.to_string(), Value::Int(*v)));
@@ -317,7 +395,8 @@ impl Snapshot {
                 }
             }
         }
-        // Apache's AvgMinMaxCounterSet: `avg_<key>_<name>` and so on, per key.
+        // Apache's AvgMinMaxCounterSet: `avg_<key>_<name>` and so on, per key (and the
+        // percentiles of an AvgMinMaxPercentileCounterSet).
         for (name, entries) in &self.summary_sets {
             for (key, s) in entries {
                 out.push((format!("avg_{key}_{name}"), Value::Float(s.avg)));
@@ -325,6 +404,11 @@ impl Snapshot {
                 out.push((format!("max_{key}_{name}"), Value::Int(s.max)));
                 out.push((format!("cnt_{key}_{name}"), Value::Int(s.count as i64)));
                 out.push((format!("sum_{key}_{name}"), Value::Int(s.sum)));
+                if let Some(p) = s.percentiles {
+                    for (q, v) in ["p50", "p95", "p99", "p999"].iter().zip(p) {
+                        out.push((format!("{q}_{key}_{name}"), Value::Int(v)));
+                    }
+                }
             }
         }
         out
@@ -358,6 +442,13 @@ impl Snapshot {
         for (k, v) in &self.gauges {
             family(&mut out, k, "gauge");
             let _ = writeln!(out, "{k} {}", prom_double(v.as_f64()));
+        }
+        if !self.learner_acks.is_empty() {
+            let k = LEARNER_ACKS_FAMILY;
+            family(&mut out, k, "gauge");
+            for (sid, zxid) in &self.learner_acks {
+                let _ = writeln!(out, "{k}{{key=\"{sid}\",}} {}", prom_double(*zxid as f64));
+            }
         }
         for (k, v) in &self.counters {
             family(&mut out, k, "counter");
@@ -401,7 +492,9 @@ impl Snapshot {
             }
         }
         for (k, kind) in LABELLED {
-            family(&mut out, k, kind);
+            if !self.summary_sets.iter().any(|(name, _)| name == k) {
+                family(&mut out, k, kind);
+            }
         }
         proc_metrics.write(&mut out);
         out
@@ -425,6 +518,87 @@ fn prom_double(v: f64) -> String {
     } else {
         java_double(v)
     }
+}
+
+/// `version`, `server_state`, and on a member `peer_state` (Apache's
+/// `QuorumZooKeeperServer.dumpMonitorValues`) and on an observer `observer_master_id`.
+fn header(view: Option<&EnsembleView>, state: &str) -> Vec<(&'static str, Value)> {
+    let mut h = vec![
+        ("version", Value::Str(VERSION.to_string())),
+        ("server_state", Value::Str(state.to_string())),
+    ];
+    if let Some(v) = view {
+        h.push(("peer_state", Value::Str(ensemble::peer_state(v.role()))));
+        if v.role().state == PeerState::Observing {
+            h.push((
+                "observer_master_id",
+                Value::Int(v.leader_id().unwrap_or(-1)),
+            ));
+        }
+    }
+    h
+}
+
+/// The gauges the server's role registers, in Apache's order.
+fn gauge_names(view: Option<&EnsembleView>) -> Vec<&'static str> {
+    match view {
+        None => GAUGES.to_vec(),
+        Some(v) if v.is_leader() && v.serving() => LEADER_GAUGES.to_vec(),
+        Some(_) => member_gauges().collect(),
+    }
+}
+
+/// The labelled summaries: on a leader Apache's per-learner `learner_handler_qp_size` (before
+/// the namespaces) and `learner_handler_qp_time_ms` (after them, being a percentile set), keyed
+/// by sid. zk-node does not measure the leader's per-learner queues, so they report 0.
+fn summary_sets(
+    view: Option<&EnsembleView>,
+    read: Vec<(String, SummaryValues)>,
+    write: Vec<(String, SummaryValues)>,
+) -> Vec<(&'static str, Vec<(String, SummaryValues)>)> {
+    let mut sids: Vec<i64> = view
+        .filter(|v| v.is_leader() && v.serving())
+        .map(|v| v.status.learners.iter().map(|l| l.sid.0).collect())
+        .unwrap_or_default();
+    sids.sort_unstable();
+    let per_learner = |s: fn() -> Summary| -> Vec<(String, SummaryValues)> {
+        sids.iter()
+            .map(|sid| (sid.to_string(), s().values()))
+            .collect()
+    };
+    let mut sets = Vec::with_capacity(4);
+    if !sids.is_empty() {
+        sets.push(("learner_handler_qp_size", per_learner(Summary::basic)));
+    }
+    sets.push(("read_per_namespace", read));
+    sets.push(("write_per_namespace", write));
+    if !sids.is_empty() {
+        sets.push(("learner_handler_qp_time_ms", per_learner(Summary::advanced)));
+    }
+    sets
+}
+
+/// The value of an ensemble gauge (`None` for the gauges every server has).
+fn ensemble_gauge(
+    name: &str,
+    view: &EnsembleView,
+    cfg: &crate::config::Config,
+    stats: &EnsembleStats,
+) -> Option<Value> {
+    let int = |v: usize| Value::Int(v as i64);
+    Some(match name {
+        "quorum_size" => int(ensemble::quorum_size(cfg)),
+        "learners" => int(view.learners()),
+        "synced_followers" => int(view.synced_followers()),
+        "synced_non_voting_followers" => int(view.synced_non_voting_followers(cfg)),
+        "synced_observers" => int(view.synced_observers()),
+        "pending_syncs" => int(view.pending_syncs),
+        "leader_uptime" => Value::Int(stats.leader_uptime_ms()),
+        "last_proposal_size" => Value::Int(stats.proposal_sizes.last),
+        "min_proposal_size" => Value::Int(stats.proposal_sizes.min),
+        "max_proposal_size" => Value::Int(stats.proposal_sizes.max),
+        _ => return None,
+    })
 }
 
 fn gauge(core: &Core, name: &str, extra_conns: usize, fds: (i64, i64)) -> Value {
@@ -702,6 +876,130 @@ mod tests {
                 ADVANCED_SUMMARIES.len()
             ),
             (24, 47, 41, 23)
+        );
+    }
+
+    /// A snapshot as `collect` shapes it for `view`, with every value 0 (values need a core).
+    fn shaped(view: Option<&EnsembleView>) -> Snapshot {
+        Snapshot {
+            header: header(view, view.map_or("standalone", ensemble::mode)),
+            gauges: gauge_names(view)
+                .into_iter()
+                .map(|n| (n, Value::Int(0)))
+                .collect(),
+            counters: COUNTERS.iter().map(|&n| (n, 0)).collect(),
+            summaries: Vec::new(),
+            summary_sets: summary_sets(view, Vec::new(), Vec::new()),
+            learner_acks: view.map(ensemble::learner_acks).unwrap_or_default(),
+        }
+    }
+
+    fn keys(s: &Snapshot) -> Vec<String> {
+        s.monitor_pairs().into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// mntr's key sets per role, as Apache 3.8.0 printed them in a 3-voter + 1-observer
+    /// ensemble: every member adds `peer_state` and `quorum_size`, the observer
+    /// `observer_master_id`, the leader its ten gauges and the per-learner summaries; zk-node
+    /// adds the leader's `learner_<sid>_last_acked_zxid` keys after the gauges.
+    #[test]
+    fn members_print_apaches_quorum_keys() {
+        use crate::server::ensemble::tests::{config, view};
+        use crate::zab::ZabState;
+        let standalone = keys(&shaped(None));
+        let follower_view = view(1, PeerState::Following, ZabState::Broadcast);
+        let follower = keys(&shaped(Some(&follower_view)));
+        let mut want = standalone.clone();
+        want.insert(2, "peer_state".into());
+        let last_gauge = 2 + 1 + GAUGES.len();
+        want.insert(last_gauge, "quorum_size".into());
+        assert_eq!(follower, want);
+        let observer_view = view(4, PeerState::Observing, ZabState::Broadcast);
+        let observer = shaped(Some(&observer_view));
+        assert_eq!(
+            observer.header[2..],
+            [
+                ("peer_state", Value::Str("observing - broadcast".into())),
+                ("observer_master_id", Value::Int(3)),
+            ]
+        );
+        let leader_view = view(3, PeerState::Leading, ZabState::Broadcast);
+        let leader = shaped(Some(&leader_view));
+        let k = keys(&leader);
+        assert_eq!(k[..3], ["version", "server_state", "peer_state"]);
+        assert_eq!(k[3..3 + LEADER_GAUGES.len()], *LEADER_GAUGES);
+        let after = 3 + LEADER_GAUGES.len();
+        assert_eq!(
+            k[after..after + 3],
+            [
+                "learner_1_last_acked_zxid",
+                "learner_2_last_acked_zxid",
+                "proposal_count"
+            ]
+        );
+        let text = leader.mntr();
+        assert!(text.contains("zk_server_state\tleader\nzk_peer_state\tleading - broadcast\n"));
+        assert!(
+            text.contains("zk_learner_2_last_acked_zxid\t4294967298\n"),
+            "decimal zxid"
+        );
+        // Apache's per-learner summaries: the basic set before the namespaces, the percentile
+        // set after them, every learner (observers too) by sid.
+        let sets: Vec<&str> = leader.summary_sets.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            sets,
+            [
+                "learner_handler_qp_size",
+                "read_per_namespace",
+                "write_per_namespace",
+                "learner_handler_qp_time_ms"
+            ]
+        );
+        assert!(text.contains(
+            "zk_sum_4_learner_handler_qp_size\t0\nzk_avg_1_learner_handler_qp_time_ms\t0.0\n"
+        ));
+        assert!(text.ends_with("zk_p999_4_learner_handler_qp_time_ms\t0\n"));
+        // A member between roles shows the member gauges, not the leader's.
+        let electing = view(3, PeerState::Leading, ZabState::Synchronization);
+        assert_eq!(keys(&shaped(Some(&electing))).len(), follower.len());
+        // Values the config and the view give.
+        let cfg = config(3);
+        let stats = EnsembleStats::default();
+        let g = |n| ensemble_gauge(n, &leader_view, &cfg, &stats);
+        assert_eq!(g("quorum_size"), Some(Value::Int(3)));
+        assert_eq!(g("learners"), Some(Value::Int(3)));
+        assert_eq!(g("synced_followers"), Some(Value::Int(2)));
+        assert_eq!(g("synced_observers"), Some(Value::Int(1)));
+        assert_eq!(g("pending_syncs"), Some(Value::Int(1)));
+        assert_eq!(g("min_proposal_size"), Some(Value::Int(-1)));
+        assert_eq!(g("znode_count"), None);
+    }
+
+    /// Prometheus gets the leader's gauges, the per-learner families once each, and the acked
+    /// zxids as one labelled family.
+    #[test]
+    fn prometheus_labels_learners() {
+        use crate::server::ensemble::tests::view;
+        use crate::zab::ZabState;
+        let leader_view = view(3, PeerState::Leading, ZabState::Broadcast);
+        let text = shaped(Some(&leader_view)).prometheus(&process::Metrics::default());
+        assert!(text.contains("# TYPE synced_followers gauge\nsynced_followers 0.0\n"));
+        assert!(text.contains(
+            "# TYPE learner_last_acked_zxid gauge\nlearner_last_acked_zxid{key=\"1\",} 4.294967297E9\nlearner_last_acked_zxid{key=\"2\",} 4.294967298E9\n"
+        ));
+        assert_eq!(
+            text.matches("# TYPE learner_handler_qp_size summary")
+                .count(),
+            1
+        );
+        assert!(text.contains("learner_handler_qp_time_ms{key=\"4\",quantile=\"0.5\",} NaN\n"));
+        let standalone = shaped(None).prometheus(&process::Metrics::default());
+        assert!(!standalone.contains("learner_last_acked_zxid"));
+        assert_eq!(
+            standalone
+                .matches("# TYPE learner_handler_qp_size summary")
+                .count(),
+            1
         );
     }
 

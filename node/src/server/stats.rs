@@ -283,6 +283,9 @@ pub struct Stats {
     /// (zxid, tree digest) of recent zxids divisible by 128, oldest first (`hash`). Not a
     /// statistic: `srst` keeps it.
     pub digest_log: VecDeque<(i64, u64)>,
+    /// What the ensemble driver counts (proposal sizes, leader uptime, learner connections).
+    /// `srst` keeps it: Apache's leader statistics are not server statistics.
+    pub ensemble: super::ensemble::EnsembleStats,
 }
 
 impl Default for Stats {
@@ -308,6 +311,7 @@ impl Default for Stats {
             read_per_namespace: BTreeMap::new(),
             write_per_namespace: BTreeMap::new(),
             digest_log: VecDeque::new(),
+            ensemble: Default::default(),
         }
     }
 }
@@ -457,6 +461,7 @@ impl Stats {
             }
         }
         fresh.digest_log = std::mem::take(&mut self.digest_log);
+        fresh.ensemble = std::mem::take(&mut self.ensemble);
         *self = fresh;
     }
 }
