@@ -388,7 +388,9 @@ impl Core {
             self.fatal("the core asked to install a snapshot that never arrived".into());
             return;
         };
-        let snap = *snap;
+        let mut snap = *snap;
+        // The stream does not carry its zxid; the SNAP packet does.
+        snap.zxid = zxid;
         tracing::info!(zxid = %format!("{zxid:#x}"), nodes = snap.nodes.len(), "SNAP from the leader: installing its snapshot");
         self.tree = DataTree::from_nodes(snap.nodes.clone(), zxid);
         self.sessions = snap

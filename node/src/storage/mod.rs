@@ -231,7 +231,17 @@ impl<L: TxnLog> LogTask<L> {
     async fn flush(&mut self) -> std::io::Result<Flow> {
         if self.wrote > 0 {
             let t0 = std::time::Instant::now();
-            if let Err(e) = self.log.sync() {
+            // The fsync blocks this thread for as long as the disk takes. On a multi-threaded
+            // runtime, hand this worker's other tasks to another thread first: the core task,
+            // just woken by the last publish, must not wait in this worker's queue behind the
+            // fsync (that alone cost ensembles milliseconds per write).
+            let synced = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+                Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                    tokio::task::block_in_place(|| self.log.sync())
+                }
+                _ => self.log.sync(),
+            };
+            if let Err(e) = synced {
                 let file = self.file();
                 tracing::error!("fsync of transaction log {file} failed: {e}; stopping: what is on disk is unknown, so nothing more can be acknowledged. Check the disk, then restart the node");
                 return Err(e);
