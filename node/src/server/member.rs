@@ -614,7 +614,7 @@ impl Core {
                 snapshot,
             } => {
                 let m = self.member();
-                if !m.links.get(&peer).is_some_and(|(l, _)| *l == link) {
+                if m.links.get(&peer).is_none_or(|(l, _)| *l != link) {
                     return;
                 }
                 if snapshot.is_some() {

@@ -360,11 +360,7 @@ async fn election_reader(
     link: mpsc::UnboundedSender<ElCmd>,
     events: mpsc::Sender<NetEvent>,
 ) {
-    loop {
-        let len = match r.read_i32().await {
-            Ok(l) => l,
-            Err(_) => break,
-        };
+    while let Ok(len) = r.read_i32().await {
         if len <= 0 || len as usize > ELECTION_MESSAGE_LEN_MAX {
             tracing::warn!(%peer, len, "election port: bad message length; closing the connection");
             break;
@@ -548,12 +544,9 @@ async fn read_snapshot(
     let mut input = already;
     loop {
         if !input.is_empty() {
-            match dec.feed(&input).map_err(|e| e.0)? {
-                Some((snap, unconsumed)) => {
-                    let leftover = input[input.len() - unconsumed..].to_vec();
-                    return Ok((snap, leftover));
-                }
-                None => {}
+            if let Some((snap, unconsumed)) = dec.feed(&input).map_err(|e| e.0)? {
+                let leftover = input[input.len() - unconsumed..].to_vec();
+                return Ok((snap, leftover));
             }
         }
         let n = r.read(&mut chunk).await.map_err(|e| e.to_string())?;
