@@ -36,7 +36,7 @@ impl Embedded {
 pub async fn start() -> anyhow::Result<Embedded> {
     #[cfg(feature = "embedded")]
     {
-        let ensemble = zk_node::dev::LocalEnsemble::start(NODES, None).await?;
+        let ensemble = zk_node::dev::LocalEnsemble::start(NODES, 0, None).await?;
         Ok(Embedded { ensemble })
     }
     #[cfg(not(feature = "embedded"))]

@@ -35,13 +35,20 @@ enum Cmd {
         #[arg(long)]
         log_dir: Option<PathBuf>,
     },
-    /// Run a local ensemble on free loopback ports for development (Ctrl-C stops it).
+    /// Run a local ensemble in this process, on free 127.0.0.1 ports, for development: prints
+    /// the connect string, each node's address, data directory and where the logs go; Ctrl-C
+    /// stops every node.
     Dev {
-        /// Number of servers.
-        #[arg(long, default_value_t = 3)]
+        /// Voting servers (1 = a standalone server; 3 or 5 make an ensemble that survives 1 or
+        /// 2 of them down).
+        #[arg(long, default_value_t = 3, value_name = "N")]
         nodes: usize,
-        /// Where the servers keep their data (default: a temporary directory).
-        #[arg(long)]
+        /// Observers besides the voters: they serve clients and replicate, but do not vote.
+        #[arg(long, default_value_t = 0, value_name = "M")]
+        observers: usize,
+        /// Where the nodes keep their data, one directory each (DIR/node1, ...), and the logs
+        /// (DIR/logs); kept after exit. Default: a temporary directory removed on exit.
+        #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
     /// Print the digest ACL id for `user:password` (for super_digest or digest ACLs).
@@ -136,10 +143,11 @@ fn real_main() -> Result<()> {
             data_log_dir,
             count,
         } => purge(&data_dir, data_log_dir.as_deref(), count),
-        Cmd::Dev { nodes, data } => {
-            let _guard = zk_node::logging::init(&zk_node::logging::Target::default())?;
-            dev(nodes, data)
-        }
+        Cmd::Dev {
+            nodes,
+            observers,
+            data,
+        } => dev(nodes, observers, data),
     }
 }
 
@@ -175,19 +183,111 @@ fn purge(data_dir: &Path, data_log_dir: Option<&Path>, count: usize) -> Result<(
     Ok(())
 }
 
-fn dev(nodes: usize, data: Option<PathBuf>) -> Result<()> {
+/// How long `dev` waits for the ensemble to elect and every node to serve before it says so.
+const DEV_SERVING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn dev(nodes: usize, observers: usize, data: Option<PathBuf>) -> Result<()> {
+    // One process runs every node, so they share one log: a file, so the terminal keeps the
+    // summary. Logs of a temporary ensemble stay after exit, for looking into what happened.
+    let log_dir = match &data {
+        Some(d) => d.join("logs"),
+        None => std::env::temp_dir().join(format!("zk-node-dev-{}-logs", std::process::id())),
+    };
+    let target = zk_node::logging::Target {
+        dir: Some(log_dir.clone()),
+        file: "zk-node-dev.log".into(),
+    };
+    zk_node::dev::check_sizes(nodes, observers)?;
+    let _guard = zk_node::logging::init(&target)?;
     runtime()?.block_on(async move {
-        let ens = zk_node::dev::LocalEnsemble::start(nodes, data).await?;
-        println!(
-            "zk-node dev: {} server(s) running",
-            ens.client_addrs().len()
-        );
-        println!("connect string: {}", ens.connect_string());
-        println!("logs: this terminal (set RUST_LOG=debug for more); Ctrl-C stops every node");
-        ctrl_c().await;
+        let ens = zk_node::dev::LocalEnsemble::start(nodes, observers, data.clone()).await?;
+        say(&dev_summary(&ens, &log_dir, data.is_some()));
+        let modes = tokio::select! {
+            m = ens.wait_serving(DEV_SERVING_TIMEOUT) => Some(m),
+            _ = ctrl_c() => None,
+        };
+        if let Some(modes) = modes {
+            for (n, m) in ens.nodes().iter().zip(modes) {
+                match m {
+                    Some(m) => say(&format!("node {}: {m}\n", n.id)),
+                    None => say(&format!(
+                        "node {}: not serving after {}s (see the log)\n",
+                        n.id,
+                        DEV_SERVING_TIMEOUT.as_secs()
+                    )),
+                }
+            }
+            say("Ctrl-C stops every node.\n");
+            ctrl_c().await;
+        }
+        say(&format!("stopping {} node(s)\n", ens.nodes().len()));
         ens.shutdown().await;
         Ok(())
     })
+}
+
+/// Prints to stdout, ignoring a closed stdout: whoever stopped reading must not stop `dev`
+/// from shutting its nodes down.
+fn say(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// What `dev` prints once the nodes run: one line per node, the connect string, the logs.
+fn dev_summary(ens: &zk_node::dev::LocalEnsemble, log_dir: &Path, kept: bool) -> String {
+    use std::fmt::Write as _;
+    let nodes = ens.nodes();
+    let voters = nodes.iter().filter(|n| !n.observer).count();
+    let mut out = String::new();
+    if nodes.len() == 1 {
+        out.push_str(
+            "zk-node dev: a standalone server
+",
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "zk-node dev: an ensemble of {voters} voting node(s) and {} observer(s)",
+            nodes.len() - voters
+        );
+    }
+    for n in nodes {
+        let role = if nodes.len() == 1 {
+            "standalone"
+        } else if n.observer {
+            "observer"
+        } else {
+            "participant"
+        };
+        let _ = write!(out, "  node {} {role:<11} client {}", n.id, n.client_addr);
+        if n.quorum_port != 0 {
+            let _ = write!(
+                out,
+                "  quorum {}  election {}",
+                n.quorum_port, n.election_port
+            );
+        }
+        if let Some(a) = n.admin_addr {
+            let _ = write!(out, "  admin http://{a}/commands");
+        }
+        let _ = writeln!(out, "  data {}", n.data_dir.display());
+    }
+    let _ = writeln!(out, "connect string: {}", ens.connect_string());
+    let _ = writeln!(
+        out,
+        "logs: {}/zk-node-dev.log.* (every node; RUST_LOG=debug for more)",
+        log_dir.display()
+    );
+    if !kept {
+        let _ = writeln!(
+            out,
+            "data: {} (removed on exit; --data DIR keeps it)",
+            ens.data_dir().display()
+        );
+    }
+    out
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
