@@ -4,6 +4,8 @@
 //! its handle drops.
 #![allow(dead_code)]
 
+pub mod shape;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -90,7 +92,8 @@ impl Proc {
         s
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until the server answers `srvr` with its version (it serves).
+    pub fn wait_ready(&mut self) {
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -139,6 +142,14 @@ pub fn start_apache_with(
     client_port: u16,
     admin_port: Option<u16>,
 ) -> Proc {
+    let mut p = spawn_apache(dir, client_port, admin_port);
+    p.wait_ready();
+    p
+}
+
+/// Starts Apache on `dir/zoo.cfg` without waiting for it to serve (ensemble members serve only
+/// once a quorum of them runs).
+pub fn spawn_apache(dir: tempfile::TempDir, client_port: u16, admin_port: Option<u16>) -> Proc {
     let d = dir.path();
     std::fs::write(
         d.join("log4j.properties"),
@@ -174,16 +185,14 @@ pub fn start_apache_with(
         .stderr(std::fs::File::create(d.join("stderr")).unwrap())
         .spawn()
         .expect("start java");
-    let mut p = Proc {
+    Proc {
         child,
         dir,
         client_port,
         admin_port,
         metrics_port: None,
         name: "Apache ZooKeeper",
-    };
-    p.wait_ready();
-    p
+    }
 }
 
 pub fn zk_node_bin() -> PathBuf {
