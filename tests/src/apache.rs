@@ -121,18 +121,7 @@ impl ApacheServer {
     }
 
     fn spawn(&mut self) -> Result<()> {
-        let mut cmd = Command::new("java");
-        let mut cp = ZOOKEEPER_JAR.to_string();
-        for jar in LOG_JARS.iter().filter(|j| Path::new(j).exists()) {
-            cp.push(':');
-            cp.push_str(jar);
-        }
-        cmd.args(&self.jvm_args)
-            .arg("-cp")
-            .arg(cp)
-            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-            .arg(self.dir.join("zoo.cfg"))
-            .current_dir(&self.dir);
+        let cmd = java_command(&self.dir, &self.jvm_args);
         let name = format!("apache@{}", self.addr);
         self.child = Some(ChildGuard::spawn(name, cmd, &self.log_path_buf())?);
         Ok(())
@@ -404,7 +393,33 @@ impl ApacheEnsemble {
     }
 }
 
-fn zoo_cfg(dir: &Path, client_port: u16, opts: &ServerOptions, extra: &[String]) -> String {
+/// `java ... QuorumPeerMain <dir>/zoo.cfg`, run in `dir`: one Apache server, standalone or an
+/// ensemble member depending on the zoo.cfg.
+pub(crate) fn java_command(dir: &Path, jvm_args: &[String]) -> Command {
+    let mut cmd = Command::new("java");
+    let mut cp = ZOOKEEPER_JAR.to_string();
+    for jar in LOG_JARS.iter().filter(|j| Path::new(j).exists()) {
+        cp.push(':');
+        cp.push_str(jar);
+    }
+    cmd.args(jvm_args)
+        .arg("-cp")
+        .arg(cp)
+        .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+        .arg(dir.join("zoo.cfg"))
+        .current_dir(dir);
+    cmd
+}
+
+/// The zoo.cfg of one server: `dir/data` as dataDir, `client_port` on 127.0.0.1, the settings
+/// of `opts`, then the `extra` lines (ensemble membership) and `opts.extra_zoo_cfg`. zk-node
+/// reads the same file with `run --zoo-cfg`.
+pub(crate) fn zoo_cfg(
+    dir: &Path,
+    client_port: u16,
+    opts: &ServerOptions,
+    extra: &[String],
+) -> String {
     let mut cfg = String::new();
     let _ = writeln!(cfg, "tickTime={}", opts.tick_ms);
     let _ = writeln!(cfg, "dataDir={}", dir.join("data").display());
@@ -435,7 +450,9 @@ fn zoo_cfg(dir: &Path, client_port: u16, opts: &ServerOptions, extra: &[String])
     cfg
 }
 
-fn jvm_args(dir: &Path, opts: &ServerOptions) -> Vec<String> {
+/// The JVM arguments for a server in `dir` (log4j config, heap, the system properties `opts`
+/// maps to).
+pub(crate) fn jvm_args(dir: &Path, opts: &ServerOptions) -> Vec<String> {
     let mut a = vec![
         "-Xmx256m".to_string(),
         "-XX:+UseSerialGC".to_string(),
@@ -468,12 +485,12 @@ fn jvm_args(dir: &Path, opts: &ServerOptions) -> Vec<String> {
     a
 }
 
-fn write_file(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
 }
 
 /// Everything to stdout, which the harness appends to `server.log`.
-const LOG4J: &str = "\
+pub(crate) const LOG4J: &str = "\
 log4j.rootLogger=INFO, CONSOLE
 log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
 log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout

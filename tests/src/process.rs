@@ -110,6 +110,8 @@ pub fn log_tail(path: &Path, n: usize) -> String {
 pub struct WorkDir {
     tmp: Option<tempfile::TempDir>,
     path: PathBuf,
+    /// Keep the directory on drop even without a panic (see [`WorkDir::keep_on_drop`]).
+    keep: bool,
 }
 
 impl WorkDir {
@@ -122,7 +124,15 @@ impl WorkDir {
         Ok(WorkDir {
             tmp: Some(tmp),
             path,
+            keep: false,
         })
+    }
+
+    /// Keeps (`true`) or removes (`false`, the default) the directory when this guard drops
+    /// outside a panic: a test that reports failure through an error, not a panic, sets it
+    /// until it has passed.
+    pub fn keep_on_drop(&mut self, keep: bool) {
+        self.keep = keep;
     }
 
     pub fn path(&self) -> &Path {
@@ -132,7 +142,8 @@ impl WorkDir {
 
 impl Drop for WorkDir {
     fn drop(&mut self) {
-        if std::thread::panicking() || std::env::var_os("ZKFLEET_KEEP_DIRS").is_some() {
+        if self.keep || std::thread::panicking() || std::env::var_os("ZKFLEET_KEEP_DIRS").is_some()
+        {
             if let Some(tmp) = self.tmp.take() {
                 let kept = tmp.keep();
                 eprintln!("kept server directory {}", kept.display());
