@@ -244,3 +244,99 @@ fn ensemble_roles_answer_like_apache() {
     );
     assert!(acks.iter().all(|(_, z)| *z >= 1 << 32), "{text}");
 }
+
+/// Three `zk-node run --config` processes whose TOML files list each other (`my_id`,
+/// `[[server]]`): they elect one leader; with both followers killed the leader loses its quorum
+/// and answers as an Apache member between roles does (captured from 3.8.0): the four-letter
+/// words that need a server say it is not serving, `isro` says `null`, `ruok` still `imok`; the
+/// AdminServer's `zabstate` reports no Zab state, and the commands that need a server give the
+/// same error. (Apache's `monitor` fails there with HTTP 500; zk-node gives that error too.)
+#[test]
+fn a_toml_ensemble_serves_and_stops_serving_without_quorum() {
+    let ports: Vec<[u16; 4]> = (0..3)
+        .map(|_| [free_port(), free_port(), free_port(), free_port()])
+        .collect();
+    let mut servers = String::new();
+    for (i, p) in ports.iter().enumerate() {
+        servers.push_str(&format!(
+            "[[server]]\nid = {}\nhost = \"127.0.0.1\"\nquorum_port = {}\nelection_port = {}\nclient_port = {}\n",
+            i + 1,
+            p[1],
+            p[2],
+            p[0]
+        ));
+    }
+    let mut procs: Vec<Proc> = Vec::new();
+    for (i, p) in ports.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = format!(
+            "my_id = {}\nclient_address = \"127.0.0.1\"\ndata_dir = \"{}\"\nforce_sync = false\n\
+             tick_ms = 200\nfour_letter_words = [\"*\"]\nadmin_server_port = {}\n\
+             admin_server_address = \"127.0.0.1\"\n{servers}",
+            i + 1,
+            dir.path().join("data").display(),
+            p[3]
+        );
+        std::fs::write(dir.path().join("node.toml"), cfg).unwrap();
+        let args = [
+            "run".to_string(),
+            "--config".into(),
+            dir.path().join("node.toml").display().to_string(),
+        ];
+        procs.push(spawn_zk_node_unready(dir, &args, p[0], Some(p[3]), None));
+    }
+    for p in &mut procs {
+        p.wait_ready();
+    }
+    let members: Vec<Member> = ports
+        .iter()
+        .map(|p| Member {
+            client_port: p[0],
+            admin_port: p[3],
+        })
+        .collect();
+    let mut modes: Vec<String> = members.iter().map(Member::mode).collect();
+    let leader = modes.iter().position(|m| m == "leader").unwrap();
+    modes.sort();
+    assert_eq!(modes, ["follower", "follower", "leader"]);
+    assert!(members[leader].four("conf").contains("\nmembership: \n"));
+    // Kill both followers: the leader is alone.
+    let mut procs: Vec<Option<Proc>> = procs.into_iter().map(Some).collect();
+    for (i, p) in procs.iter_mut().enumerate() {
+        if i != leader {
+            *p = None;
+        }
+    }
+    let l = &members[leader];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while l.four("srvr").contains("Mode: leader") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the leader still leads without a quorum"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
+    for word in ["srvr", "stat", "mntr", "conf", "cons"] {
+        assert_eq!(l.four(word), format!("{NOT_SERVING}\n"), "{word}");
+    }
+    assert_eq!(l.four("isro"), "null");
+    assert_eq!(l.four("ruok"), "imok");
+    assert_eq!(
+        l.admin("zabstate"),
+        serde_json::json!({"voting": false, "zabstate": "", "command": "zabstate", "error": null})
+    );
+    for cmd in [
+        "leader",
+        "voting_view",
+        "observers",
+        "server_stats",
+        "monitor",
+    ] {
+        assert_eq!(
+            l.admin(cmd),
+            serde_json::json!({"command": cmd, "error": NOT_SERVING}),
+            "{cmd}"
+        );
+    }
+}

@@ -238,6 +238,20 @@ pub fn spawn_zk_node(
     admin_port: Option<u16>,
     metrics_port: Option<u16>,
 ) -> Proc {
+    let mut p = spawn_zk_node_unready(dir, args, client_port, admin_port, metrics_port);
+    p.wait_ready();
+    p
+}
+
+/// Starts `zk-node <args>` without waiting for it to serve (ensemble members serve only once a
+/// quorum of them runs).
+pub fn spawn_zk_node_unready(
+    dir: tempfile::TempDir,
+    args: &[String],
+    client_port: u16,
+    admin_port: Option<u16>,
+    metrics_port: Option<u16>,
+) -> Proc {
     let child = Command::new(zk_node_bin())
         .args(args)
         .env("RUST_LOG", "info")
@@ -246,16 +260,14 @@ pub fn spawn_zk_node(
         .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
         .spawn()
         .expect("start zk-node");
-    let mut p = Proc {
+    Proc {
         child,
         dir,
         client_port,
         admin_port,
         metrics_port,
         name: "zk-node",
-    };
-    p.wait_ready();
-    p
+    }
 }
 
 pub fn try_four(port: u16, word: &str) -> std::io::Result<String> {
