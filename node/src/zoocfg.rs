@@ -306,7 +306,6 @@ const UNSUPPORTED_PREFIXES: &[&str] = &[
     "localSessionsUpgradingEnabled",
     "dynamicConfigFile",
     "observerMasterPort",
-    "peerType",
     "group.",
     "weight.",
     "oraclePath",
@@ -347,6 +346,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded> {
         last_line: BTreeMap::new(),
         admin_enable: None,
         admin_port: None,
+        peer_type: None,
     };
     for e in parse_properties(text) {
         if let Some(prev) = b.last_line.insert(e.key.clone(), e.line) {
@@ -373,6 +373,8 @@ struct Builder {
     last_line: BTreeMap<String, usize>,
     admin_enable: Option<bool>,
     admin_port: Option<u16>,
+    /// `peerType` (line, is observer).
+    peer_type: Option<(usize, bool)>,
 }
 
 impl Builder {
@@ -510,6 +512,12 @@ impl Builder {
                 }
                 self.raw.admin_command_url = Some(e.value.clone());
             }
+            // Apache's legacy way to say "observer"; the server list decides (see `finish`).
+            "peerType" => match e.value.to_ascii_lowercase().as_str() {
+                "observer" => self.peer_type = Some((e.line, true)),
+                "participant" => self.peer_type = Some((e.line, false)),
+                _ => return Err(self.bad(e, "expected observer or participant")),
+            },
             "metricsProvider.className" => {
                 self.metrics_class = Some((e.line, e.value.clone()));
             }
@@ -574,6 +582,14 @@ impl Builder {
             };
             if self.raw.client_port.is_none() {
                 self.raw.client_port = me.client.as_ref().map(|(_, p)| *p);
+            }
+            if let Some((line, observer)) = self.peer_type.filter(|(_, o)| *o != me.observer) {
+                let role = |o: bool| if o { "observer" } else { "participant" };
+                self.warnings.push(format!(
+                    "{file}:{line}: peerType={} does not match server.{id} ({}); the server list wins, as in Apache",
+                    role(observer),
+                    role(me.observer)
+                ));
             }
             crate::config::check_members(&servers, id, crate::config::Naming::ZooCfg)
                 .with_context(|| format!("invalid zoo.cfg {file}"))?;
@@ -792,6 +808,53 @@ mod tests {
         assert_eq!(s.addrs[0].host, "::1");
         assert_eq!(s.client, Some((None, 2181)));
         assert!(ServerLine::parse(1, "h:2888:3888:boss").is_err());
+    }
+
+    /// `peerType` agrees with the server list silently; a disagreement is a warning and the
+    /// list wins, as in Apache; a bad value is an error.
+    #[test]
+    fn peer_type_follows_the_server_list() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("myid"), "3\n").unwrap();
+        let text = |peer: &str| {
+            format!(
+                "dataDir={}\nclientPort=2181\npeerType={peer}\nserver.1=h1:2888:3888\nserver.2=h2:2888:3888\nserver.3=h3:2888:3888:observer\n",
+                dir.path().display()
+            )
+        };
+        let l = load_text(&text("observer")).unwrap();
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert!(l.config.is_observer());
+        let l = load_text(&text("participant")).unwrap();
+        assert_eq!(
+            l.warnings,
+            ["zoo.cfg:3: peerType=participant does not match server.3 (observer); the server list wins, as in Apache"]
+        );
+        assert!(l.config.is_observer());
+        let e = format!("{:#}", load_text(&text("boss")).unwrap_err());
+        assert!(
+            e.starts_with("zoo.cfg:3: key `peerType` has a bad value `boss`"),
+            "{e}"
+        );
+    }
+
+    /// The membership check of the TOML file applies to zoo.cfg too, in zoo.cfg's words.
+    #[test]
+    fn bad_membership_in_zoo_cfg() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("myid"), "1\n").unwrap();
+        let e = format!(
+            "{:#}",
+            load_text(&format!(
+                "dataDir={}\nclientPort=2181\nserver.1=h:2888:3888\nserver.2=h:2888:3889\n",
+                dir.path().display()
+            ))
+            .unwrap_err()
+        );
+        assert!(
+            e.ends_with("the quorum port of server.2 is 2888 on h, already the quorum port of server.1: every listener on a host needs its own port"),
+            "{e}"
+        );
     }
 
     #[test]
