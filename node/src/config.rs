@@ -41,6 +41,10 @@ pub struct RawConfig {
     pub data_log_dir: Option<PathBuf>,
     /// Transactions between snapshots (Apache's snapCount). Default 100000.
     pub snap_count: Option<u64>,
+    /// Ensemble leader: committed proposals kept in memory to bring a lagging follower up to
+    /// date by DIFF; one further behind gets a snapshot (SNAP). Default 50000 (Apache keeps
+    /// 500 in memory, `zookeeper.commitLogCount`, and reads further back from its log).
+    pub commit_log_count: Option<u64>,
     /// fsync the log before acknowledging (Apache's forceSync). Default true. Only for tests.
     pub force_sync: Option<bool>,
     /// Snapshots (and their logs) kept by the purge task (autopurge.snapRetainCount). Default 3.
@@ -126,6 +130,7 @@ pub struct Config {
     pub server_id: u8,
     pub data_log_dir: PathBuf,
     pub snap_count: u64,
+    pub commit_log_count: u64,
     pub force_sync: bool,
     pub snap_retain_count: u32,
     pub purge_interval_hours: u32,
@@ -312,6 +317,7 @@ impl RawConfig {
             data_log_dir: self.data_log_dir.unwrap_or_else(|| data_dir.clone()),
             data_dir,
             snap_count: snap_count.max(2),
+            commit_log_count: self.commit_log_count.unwrap_or(50_000).max(1),
             force_sync: self.force_sync.unwrap_or(true),
             snap_retain_count: self.snap_retain_count.unwrap_or(3).max(3),
             purge_interval_hours: self.purge_interval_hours.unwrap_or(0),

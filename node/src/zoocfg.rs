@@ -473,6 +473,15 @@ impl Builder {
                 }
                 self.raw.snap_count = Some(n);
             }
+            // Apache reads unknown zoo.cfg keys as `zookeeper.<key>` system properties, so
+            // `commitLogCount=N` sets `zookeeper.commitLogCount` there too.
+            "commitLogCount" | "zookeeper.commitLogCount" => {
+                let n: u64 = self.int(e, "expected a whole number of proposals")?;
+                if n < 1 {
+                    return Err(self.bad(e, "must be at least 1"));
+                }
+                self.raw.commit_log_count = Some(n);
+            }
             "forceSync" => self.raw.force_sync = Some(self.boolean(e)?),
             "extendedTypesEnabled" => self.raw.extended_types_enabled = Some(self.boolean(e)?),
             "jute.maxbuffer" => {

@@ -46,9 +46,6 @@ use crate::zab::{
 /// `initLimit`/`syncLimit`) are converted to these ticks.
 pub const ZAB_TICK_MS: u64 = 50;
 
-/// Committed proposals kept in memory for DIFFs.
-pub const COMMIT_LOG_COUNT: usize = 50_000;
-
 /// The ensemble state the core task keeps.
 pub(crate) struct Member {
     pub(crate) zab: Zab,
@@ -149,7 +146,7 @@ pub fn zab_setup(cfg: &Config) -> anyhow::Result<(ZabConfig, BTreeMap<ServerId, 
     // (when the log is under a third of the snapshot's size). We keep a larger window in
     // memory instead, so that a follower that missed tens of thousands of writes still gets
     // a DIFF, not a whole snapshot.
-    z.commit_log_count = COMMIT_LOG_COUNT;
+    z.commit_log_count = cfg.commit_log_count as usize;
     z.config_text = text.into_bytes();
     Ok((z, peers))
 }
@@ -469,6 +466,7 @@ impl Core {
 
     fn on_role(&mut self, rs: RoleState) {
         let now_ms = self.now_ms();
+        self.stats.ensemble.on_role(&rs);
         let m = self.member();
         let was = m.role;
         m.role = rs;
@@ -582,6 +580,11 @@ impl Core {
                                 self.zab_step(Event::Disconnected { peer }).await;
                             }
                             self.member().links.insert(peer, (link, tx));
+                            self.stats.ensemble.on_learner_connected(
+                                peer.0,
+                                None,
+                                super::core::wall_ms(),
+                            );
                             self.zab_step(Event::Message {
                                 from: peer,
                                 msg: first,
@@ -602,6 +605,7 @@ impl Core {
                     self.zab_step(Event::Disconnected { peer }).await;
                 } else if m.links.get(&peer).is_some_and(|(l, _)| *l == link) {
                     m.links.remove(&peer);
+                    self.stats.ensemble.on_learner_gone(peer.0);
                     self.zab_step(Event::Disconnected { peer }).await;
                 } else {
                     m.parked.retain(|p| p.1 != link);
@@ -773,8 +777,10 @@ impl Core {
             txn: txn.clone(),
             digest: None,
         };
+        let size = entry.encoded_len();
         match self.member().zab.propose(entry) {
             Ok(z) => {
+                self.stats.ensemble.on_proposal(size);
                 if z.0 != hdr.zxid {
                     // Prep and the core count zxids the same way; a difference is a bug.
                     tracing::error!(prep = %format!("{:#x}", hdr.zxid), core = %format!("{:#x}", z.0), "zxid mismatch between prep and the Zab core");
