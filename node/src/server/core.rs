@@ -701,7 +701,10 @@ impl Core {
                 op,
                 start,
             };
-            if !self.forward(session, xid, op, bytes, ids, origin) {
+            // A body that did not decode reaches the leader as an opcode nothing decodes,
+            // so its prep logs the same MarshallingError txn a standalone server would.
+            let fwd_op = if body.is_err() { OpCode::ERROR } else { op };
+            if !self.forward(session, xid, fwd_op, bytes, ids, origin) {
                 self.close_conn(conn);
             }
             return;
