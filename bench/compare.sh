@@ -21,7 +21,7 @@ compares them with `zksh bench`:
   - resident memory per znode after loading N znodes of 100 bytes (and after a restart)
   - time from process start to serving (empty, standalone; median of 5)
   - time to recover the N znodes from disk after kill -9
-A 3-node ensemble of each runs too once zk-node supports ensembles.
+A 3-node ensemble of each runs too, with a leader-kill measurement.
 
 Options:
   --quick          small numbers for a smoke run (2 s per measurement, 20000 znodes, 2 rounds)
@@ -422,7 +422,7 @@ measure_memory_and_recovery() {
 }
 
 # True when zk-node serves as a 3-node ensemble: `zk-node dev --nodes 3` prints a connect
-# string of three servers (today it starts one standalone server).
+# string of three servers.
 zk_node_has_ensembles() {
 	local log=$WORK/ensemble-probe.log pid hosts="" i
 	mkdir -p "$WORK/servers"
