@@ -107,7 +107,7 @@ impl WriteLoad {
         for k in 0..writers {
             create_if_missing(&setup, &format!("{root}/w{k}")).await?;
         }
-        drop(setup);
+        close_client(setup).await;
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(LoadStats::default());
         let tasks = (0..writers)
@@ -243,7 +243,28 @@ impl Writer {
                 }
             }
         }
+        if let Some(c) = client {
+            close_client(c).await;
+        }
     }
+}
+
+/// How long [`close_client`] waits for the server to confirm a session's close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Drops `c` and waits (up to [`CLOSE_TIMEOUT`]) until its session is closed. Dropping the
+/// last handle only *starts* the close in the background (the library sends closeSession,
+/// after a reconnect if need be), so a test that needs the close committed before its next
+/// step, e.g. before a fault, waits here.
+pub async fn close_client(c: zk::Client) {
+    let mut state = c.state_watcher();
+    drop(c);
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        while !state.peek_state().is_terminated() {
+            state.changed().await;
+        }
+    })
+    .await;
 }
 
 /// A session on `connect` (one host or several), or an error after [`CONNECT_TIMEOUT`].
