@@ -109,6 +109,11 @@ pub struct EnsembleOptions {
     pub sync_limit: u32,
     /// Route every peer link through a controllable proxy (needed for [`Ensemble::isolate`]).
     pub proxies: bool,
+    /// zk-node only: run from a TOML config (`node.toml` with `[[server]]` tables) instead of
+    /// the zoo.cfg. The TOML config has a key for every [`ServerOptions`] field; zoo.cfg has
+    /// none for some (`container_check_interval_ms`, which Apache takes as the JVM property
+    /// `znode.container.checkIntervalMs`), so suites that depend on those use TOML.
+    pub zk_node_toml: bool,
 }
 
 impl Default for EnsembleOptions {
@@ -126,6 +131,7 @@ impl Default for EnsembleOptions {
             init_limit: 10,
             sync_limit: 5,
             proxies: false,
+            zk_node_toml: false,
         }
     }
 }
@@ -148,8 +154,15 @@ struct Member {
 /// How to start a member; rebuilt into a `Command` on each start.
 #[derive(Debug, Clone)]
 enum Launch {
-    Apache { jvm_args: Vec<String> },
-    ZkNode { bin: PathBuf },
+    Apache {
+        jvm_args: Vec<String>,
+    },
+    /// `zk-node run --zoo-cfg <config>` or `zk-node run --config <config>` (TOML).
+    ZkNode {
+        bin: PathBuf,
+        config: PathBuf,
+        toml: bool,
+    },
 }
 
 /// Two proxies for one directed link: `from`'s connections to `to`'s quorum and election ports.
@@ -200,6 +213,12 @@ impl Ensemble {
                 },
                 Target::ZkNode => Launch::ZkNode {
                     bin: zk_node_bin()?,
+                    config: dir.join(if opts.zk_node_toml {
+                        "node.toml"
+                    } else {
+                        "zoo.cfg"
+                    }),
+                    toml: opts.zk_node_toml,
                 },
             })
         };
@@ -241,7 +260,13 @@ impl Ensemble {
                     apache::write_file(&dir.join("log4j.properties"), apache::LOG4J)?;
                     dir.join("server.log")
                 }
-                Target::ZkNode => dir.join("zk-node.log"),
+                Target::ZkNode => {
+                    if opts.zk_node_toml {
+                        let toml = member_toml(i, opts, &data, &ports, &links);
+                        apache::write_file(&dir.join("node.toml"), &toml)?;
+                    }
+                    dir.join("zk-node.log")
+                }
             };
             members.push(Member {
                 sid,
@@ -353,11 +378,11 @@ impl Ensemble {
         assert!(m.child.is_none(), "member {} is already running", m.sid);
         let mut cmd = match &m.command {
             Launch::Apache { jvm_args } => apache::java_command(&m.dir, jvm_args),
-            Launch::ZkNode { bin } => {
+            Launch::ZkNode { bin, config, toml } => {
                 let mut c = Command::new(bin);
                 c.arg("run")
-                    .arg("--zoo-cfg")
-                    .arg(m.dir.join("zoo.cfg"))
+                    .arg(if *toml { "--config" } else { "--zoo-cfg" })
+                    .arg(config)
                     .current_dir(&m.dir);
                 if std::env::var_os("RUST_LOG").is_none() {
                     c.env("RUST_LOG", "info");
@@ -683,6 +708,75 @@ impl Server for MemberServer {
     }
 }
 
+/// A follower of a 3-node ensemble that owns its ensemble: what [`Target::start`] returns under
+/// `ZKFLEET_ENSEMBLE=follower` (see [`crate::target::ENSEMBLE_ENV`]), so a suite written for one
+/// server runs unchanged against an ensemble, its clients on a follower. zk-node runs from TOML
+/// configs here, so every [`ServerOptions`] key applies to both implementations.
+#[derive(Debug)]
+pub struct FollowerServer {
+    ensemble: Ensemble,
+    /// The member the clients use; a follower when the ensemble started.
+    index: usize,
+    member: MemberServer,
+}
+
+impl FollowerServer {
+    /// Starts the ensemble and picks its first follower. `Ok(None)`: skipped (no Apache).
+    pub fn start(target: Target, opts: &ServerOptions) -> Result<Option<FollowerServer>> {
+        let eopts = EnsembleOptions {
+            server: opts.clone(),
+            zk_node_toml: true,
+            ..EnsembleOptions::default()
+        };
+        let Some(mut ensemble) = Ensemble::start(target, &eopts)? else {
+            return Ok(None);
+        };
+        let leader = ensemble.wait_for_leader(START_TIMEOUT)?;
+        let index = (0..ensemble.len())
+            .find(|&i| i != leader)
+            .context("a 3-node ensemble has a follower")?;
+        let member = ensemble.member_server(index);
+        eprintln!(
+            "{}: clients go to follower {} (leader: server {})",
+            member.label(),
+            ensemble.sid(index),
+            ensemble.sid(leader)
+        );
+        Ok(Some(FollowerServer {
+            ensemble,
+            index,
+            member,
+        }))
+    }
+
+    pub fn ensemble(&self) -> &Ensemble {
+        &self.ensemble
+    }
+
+    /// The member the clients use.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+}
+
+impl Server for FollowerServer {
+    fn target(&self) -> Target {
+        self.member.target()
+    }
+    fn addr(&self) -> SocketAddr {
+        self.member.addr()
+    }
+    fn log_path(&self) -> &Path {
+        self.member.log_path()
+    }
+    fn pid(&self) -> Option<u32> {
+        self.ensemble.pid(self.index)
+    }
+    fn label(&self) -> String {
+        self.member.label()
+    }
+}
+
 /// Proxies for every ordered pair of members.
 fn start_links(ports: &[MemberPorts]) -> Result<Vec<Link>> {
     let mut links = Vec::new();
@@ -709,6 +803,50 @@ fn start_links(ports: &[MemberPorts]) -> Result<Vec<Link>> {
     Ok(links)
 }
 
+/// The quorum and election ports member `me` uses for member `j`: `j`'s real ports, or the
+/// proxies of the link `me -> j` when there are proxies.
+fn peer_ports(me: usize, j: usize, ports: &[MemberPorts], links: &[Link]) -> (u16, u16) {
+    match links.iter().find(|l| l.from == me && l.to == j) {
+        Some(l) => (
+            l.quorum.listen_addr().port(),
+            l.election.listen_addr().port(),
+        ),
+        None => (ports[j].quorum, ports[j].election),
+    }
+}
+
+/// zk-node's TOML config for member `me`: the keys of [`crate::zknode::node_toml`] for
+/// `opts.server`, then `my_id`, the limits, and a `[[server]]` table per member (ports as in
+/// [`membership_lines`]).
+fn member_toml(
+    me: usize,
+    opts: &EnsembleOptions,
+    data: &Path,
+    ports: &[MemberPorts],
+    links: &[Link],
+) -> String {
+    let mut t = crate::zknode::node_toml(data, ports[me].client, &opts.server);
+    let _ = writeln!(t, "my_id = {}", me + 1);
+    let _ = writeln!(t, "init_limit = {}", opts.init_limit);
+    let _ = writeln!(t, "sync_limit = {}", opts.sync_limit);
+    for j in 0..ports.len() {
+        let (quorum, election) = peer_ports(me, j, ports, links);
+        let role = if j < opts.participants {
+            "participant"
+        } else {
+            "observer"
+        };
+        let _ = write!(
+            t,
+            "\n[[server]]\nid = {}\nhost = \"127.0.0.1\"\nquorum_port = {quorum}\n\
+             election_port = {election}\nclient_port = {}\nrole = \"{role}\"\n",
+            j + 1,
+            ports[j].client
+        );
+    }
+    t
+}
+
 /// The `initLimit`, `syncLimit` and `server.N` lines of member `me`'s zoo.cfg: its own line has
 /// its real ports (it binds them); the others' lines point at the proxies of `me`'s links when
 /// there are proxies.
@@ -722,14 +860,8 @@ fn membership_lines(
         format!("initLimit={}", opts.init_limit),
         format!("syncLimit={}", opts.sync_limit),
     ];
-    for (j, p) in ports.iter().enumerate() {
-        let (quorum, election) = match links.iter().find(|l| l.from == me && l.to == j) {
-            Some(l) => (
-                l.quorum.listen_addr().port(),
-                l.election.listen_addr().port(),
-            ),
-            None => (p.quorum, p.election),
-        };
+    for j in 0..ports.len() {
+        let (quorum, election) = peer_ports(me, j, ports, links);
         let role = if j < opts.participants {
             ""
         } else {

@@ -6,7 +6,8 @@
 //! (transcripts, normalization, scenario runner) used by `t10_differential`; for the fault
 //! tests, ensembles of either implementation with controllable peer links (`ensemble`, `proxy`),
 //! a write load that records every acknowledged write (`workload`), whole-tree dumps
-//! (`treedump`) and a reader of the on-disk transaction log (`txnlog`).
+//! (`treedump`) and a reader of the on-disk transaction log (`txnlog`); `suite` reruns another
+//! test binary of this package in another set-up (`ZKFLEET_ENSEMBLE=follower`).
 //!
 //! Never: leaves a process behind (every child is killed by PID when its guard drops), binds
 //! anything but 127.0.0.1, or silently passes a test that could not run: without Java and
@@ -21,6 +22,7 @@ pub mod process;
 pub mod proxy;
 pub mod raw;
 pub mod req;
+pub mod suite;
 pub mod target;
 pub mod treedump;
 pub mod txnlog;

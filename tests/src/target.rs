@@ -1,5 +1,6 @@
 //! What a test runs against: [`Target::Apache`] or [`Target::ZkNode`], started from one set of
-//! [`ServerOptions`] so both get the same limits, and used through the [`Server`] trait.
+//! [`ServerOptions`] so both get the same limits, and used through the [`Server`] trait; a
+//! standalone server, or a follower of a 3-node ensemble under `ZKFLEET_ENSEMBLE=follower`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -7,6 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::apache::ApacheServer;
+use crate::ensemble::FollowerServer;
 use crate::zknode::ZkNode;
 
 /// Settings shared by both kinds of server. Each field maps to a `zoo.cfg` key or JVM property for
@@ -79,8 +81,12 @@ impl Target {
 
     /// Starts a server of this kind. `Ok(None)` means the test must be skipped (Apache is not
     /// installed and `CI` is not set; the reason has been printed). With `CI` set, a missing
-    /// Apache is an error.
+    /// Apache is an error. Under `ZKFLEET_ENSEMBLE=follower` ([`ENSEMBLE_ENV`]) the server is
+    /// a follower of a fresh 3-node ensemble of this kind.
     pub fn start(self, opts: &ServerOptions) -> Result<Option<Box<dyn Server>>> {
+        if ensemble_follower_requested()? {
+            return Ok(FollowerServer::start(self, opts)?.map(|s| Box::new(s) as Box<dyn Server>));
+        }
         Ok(match self {
             Target::Apache => ApacheServer::start(opts)?.map(|s| Box::new(s) as Box<dyn Server>),
             Target::ZkNode => Some(Box::new(ZkNode::start(opts)?)),
@@ -110,6 +116,24 @@ pub trait Server: Send + Sync {
     /// A label for messages: `apache@127.0.0.1:40123`.
     fn label(&self) -> String {
         format!("{}@{}", self.target(), self.addr())
+    }
+}
+
+/// Environment variable that points every suite written for one server at an ensemble:
+/// `ZKFLEET_ENSEMBLE=follower` makes [`Target::start`] (and so [`shared_server`]) start a
+/// 3-node ensemble of the requested kind and hand out one of its followers, which owns the
+/// ensemble. `t61_ensemble_suites` runs the differential and interop suites this way
+/// (issue 4, acceptance 3); by hand: `ZKFLEET_ENSEMBLE=follower cargo test -p zkfleet-tests
+/// --test t20_interop`.
+pub const ENSEMBLE_ENV: &str = "ZKFLEET_ENSEMBLE";
+
+/// Reads [`ENSEMBLE_ENV`]: unset or empty → one server; `follower` → an ensemble's follower.
+pub fn ensemble_follower_requested() -> Result<bool> {
+    match std::env::var(ENSEMBLE_ENV) {
+        Err(_) => Ok(false),
+        Ok(v) if v.is_empty() => Ok(false),
+        Ok(v) if v == "follower" => Ok(true),
+        Ok(v) => anyhow::bail!("{ENSEMBLE_ENV}={v:?}: the only value understood is `follower`"),
     }
 }
 

@@ -203,28 +203,15 @@ fn locate_or_build() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("ZK_NODE_BIN") {
         return Ok(PathBuf::from(p));
     }
-    let exe = std::env::current_exe().context("current_exe")?;
-    // <target>/<profile>/deps/<test-binary>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("test executable has no <target>/<profile>/deps parent")?
-        .to_path_buf();
-    let target_dir = profile_dir
-        .parent()
-        .context("profile dir has no parent")?
-        .to_path_buf();
-    let bin = profile_dir.join("zk-node");
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let mut cmd = Command::new(cargo);
+    let dirs = crate::suite::build_dirs()?;
+    let bin = dirs.profile_dir.join("zk-node");
+    let mut cmd = Command::new(crate::suite::cargo());
     cmd.args(["build", "-p", "zk-node", "--bin", "zk-node"])
         .arg("--manifest-path")
-        .arg(&manifest)
+        .arg(crate::suite::workspace_manifest())
         .arg("--target-dir")
-        .arg(&target_dir);
-    if release {
+        .arg(&dirs.target_dir);
+    if dirs.release {
         cmd.arg("--release");
     }
     eprintln!("building zk-node: {cmd:?}");
