@@ -410,6 +410,35 @@ impl Ensemble {
         }
     }
 
+    /// Freezes member `i` with SIGSTOP (by PID): its sockets stay open but it answers nothing,
+    /// so its peers notice only by their own timeouts (as with a long GC pause or a hung
+    /// disk), unlike a kill, whose closed connections they notice at once.
+    pub fn pause(&mut self, i: usize) -> Result<()> {
+        self.signal(i, "STOP")
+    }
+
+    /// Lets a member frozen by [`Ensemble::pause`] run again (SIGCONT).
+    pub fn resume(&mut self, i: usize) -> Result<()> {
+        self.signal(i, "CONT")
+    }
+
+    fn signal(&mut self, i: usize, sig: &str) -> Result<()> {
+        let pid = self
+            .pid(i)
+            .with_context(|| format!("member {} is not running", self.sid(i)))?;
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(pid.to_string())
+            .status()
+            .with_context(|| format!("kill -{sig} {pid}"))?;
+        anyhow::ensure!(status.success(), "kill -{sig} {pid}: {status}");
+        append(
+            &self.members[i].log,
+            &format!("\n===== harness: SIG{sig} =====\n"),
+        );
+        Ok(())
+    }
+
     /// Kills member `i` if it runs, starts it again on its data directory, and waits until it
     /// serves (follows, observes or leads).
     pub fn restart(&mut self, i: usize) -> Result<()> {

@@ -323,12 +323,13 @@ enum NewEpoch {
     UnderLoad,
 }
 
-/// Provokes an uncommitted proposal from outside: SIGKILL both followers, then at once send
+/// Provokes an uncommitted proposal from outside: freeze both followers (SIGSTOP: their
+/// connections stay open, so the leader goes on proposing until its sync timeout), then send
 /// creates of `/trunc/u<n>` to the leader through a session it already holds. The leader logs
-/// them as proposals but can never commit them (no follower is left to ack). Kill the leader;
-/// its own log must now hold some of them (checked: the precondition). Restart the two
-/// followers: they elect a leader of a newer epoch. Restart the old leader: it rejoins as a
-/// follower whose last logged zxid is a proposal the new epoch never saw.
+/// them as proposals but can never commit them (no follower acks). Once it stepped down, kill
+/// all three; the old leader's log must now hold the probes (checked: the precondition).
+/// Restart the two followers: they elect a leader of a newer epoch. Restart the old leader: it
+/// rejoins as a follower whose last logged zxid is a proposal the new epoch never saw.
 ///
 /// Observable result: none of the probes was acknowledged, none ever appears on any server,
 /// every acknowledged write is everywhere, and the old leader's tree equals the new leader's.
@@ -361,7 +362,7 @@ async fn trunc(target: Target, new_epoch: NewEpoch) -> Result<()> {
         let f = followers.clone();
         blocking(e, move |e| {
             for &i in &f {
-                e.kill(i);
+                e.pause(i)?;
             }
             Ok(())
         })
@@ -380,16 +381,20 @@ async fn trunc(target: Target, new_epoch: NewEpoch) -> Result<()> {
         acked_probes.len(),
         acked_probes.first()
     );
-    let (e, r) = blocking(e, move |e| {
-        // Let the leader notice it lost its quorum (it shows in its log what a leader without
-        // followers does), then kill it.
-        let _ = e.wait_modes(&[old], Duration::from_secs(10), "step down", |_, m| {
-            m != Mode::Leader
-        });
-        e.kill(old);
-        Ok(())
-    })
-    .await;
+    let (e, r) = {
+        let f = followers.clone();
+        blocking(e, move |e| {
+            // Let the leader notice it lost its quorum (it shows in its log what a leader
+            // without followers does), then kill all three.
+            let _ = e.wait_modes(&[old], ELECT_TIMEOUT, "step down", |_, m| m != Mode::Leader);
+            for &i in &f {
+                e.kill(i);
+            }
+            e.kill(old);
+            Ok(())
+        })
+        .await
+    };
     r?;
     drop(probe);
     let logged = logged_probes(&e, old)?;
@@ -689,6 +694,14 @@ async fn partition_leader(target: Target) -> Result<()> {
         Err(_) => format!("no answer within {STALE_WRITE_WAIT:?}"),
     };
     let seen_state = stale_state.state();
+    ensure!(
+        !matches!(
+            seen_state,
+            zk::SessionState::SyncConnected | zk::SessionState::ConnectedReadOnly
+        ),
+        "the partitioned old leader keeps its client connected ({seen_state:?}): it could serve \
+         it stale reads"
+    );
     eprintln!(
         "partitioned old leader (server {}): srvr mode {isolated_mode:?}; its client's write: \
          {write_outcome}; its client's session state: {seen_state:?}",
