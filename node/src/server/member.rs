@@ -64,6 +64,8 @@ pub(crate) struct Member {
         Instant,
     )>,
     pub(crate) role: RoleState,
+    /// The membership as `/zookeeper/config` shows it.
+    config_text: Vec<u8>,
     /// Learner: forwarded requests waiting for their commit, by (session, cxid).
     forwarded: HashMap<(i64, i32), Origin>,
     /// Learner: forwarded `sync`s waiting for the leader's SYNC, in order.
@@ -173,11 +175,12 @@ pub fn durable_state(
 }
 
 impl Member {
-    pub(crate) fn new(zab: Zab, net: PeerNet) -> Member {
+    pub(crate) fn new(zab: Zab, net: PeerNet, config_text: Vec<u8>) -> Member {
         let role = zab.role();
         Member {
             zab,
             net,
+            config_text,
             links: BTreeMap::new(),
             connecting: None,
             parked: Vec::new(),
@@ -390,6 +393,7 @@ impl Core {
         snap.zxid = zxid;
         tracing::info!(zxid = %format!("{zxid:#x}"), nodes = snap.nodes.len(), "SNAP from the leader: installing its snapshot");
         self.tree = DataTree::from_nodes(snap.nodes.clone(), zxid);
+        self.init_config_node();
         self.sessions = snap
             .sessions
             .iter()
@@ -529,6 +533,15 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// `/zookeeper/config` holds the membership on every member, as in Apache.
+    pub(crate) fn init_config_node(&mut self) {
+        let Some(m) = self.member.as_ref() else {
+            return;
+        };
+        let text = m.config_text.clone();
+        self.tree.set_config_node(text, 0, super::core::wall_ms());
     }
 
     /// Leaves the serving state: every client connection is closed (clients reconnect to a
@@ -889,6 +902,7 @@ pub(crate) async fn start_member(
     let (zcfg, peer_addrs) = zab_setup(cfg)?;
     let my_id = zcfg.my_id;
     let (net, rx) = PeerNet::start(my_id, peer_addrs, cfg.jute_max_buffer + 1024, shutdown).await?;
+    let text = zcfg.config_text.clone();
     let zab = Zab::new(zcfg, durable);
-    Ok((Member::new(zab, net), rx))
+    Ok((Member::new(zab, net, text), rx))
 }

@@ -146,6 +146,7 @@ impl Server {
         if let Some(durable) = zab_state {
             let (m, rx) = member::start_member(&cfg, durable, shutdown_rx.clone()).await?;
             core.member = Some(Box::new(m));
+            core.init_config_node();
             net_rx = Some(rx);
         }
         let fatal_tx = Arc::new(fatal_tx);

@@ -141,7 +141,13 @@ impl Prep {
             txn_type: req.op().0,
         };
         let res = match req {
-            Request::Multi(ops) => Ok(self.prep_multi(tree, cfg, origin, ops, &hdr)),
+            // A multi refused as a whole (a read op inside) is an error txn, logged with the
+            // error type: a multi header over an error body cannot be read back (by recovery,
+            // or by a learner receiving the proposal).
+            Request::Multi(ops) => match self.prep_multi(tree, cfg, origin, ops, &hdr) {
+                Txn::Error(e) => Err(ErrorCode(e.err)),
+                txn => Ok(txn),
+            },
             _ => self.prep_single(tree, cfg, origin, req, &hdr),
         };
         match res {

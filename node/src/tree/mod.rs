@@ -183,6 +183,25 @@ impl DataTree {
         t
     }
 
+    /// Writes the ensemble's membership into `/zookeeper/config`, outside any transaction, as
+    /// every Apache member does at start (`ZKDatabase.initConfigInZKDatabase`): the
+    /// `server.N=...` lines and `version=<hex>`, Stat version -1, mzxid the config version,
+    /// mtime now.
+    pub fn set_config_node(&mut self, data: Vec<u8>, config_version: i64, now_ms: i64) {
+        let old_len = self
+            .get("/zookeeper/config")
+            .and_then(|n| n.data.as_ref())
+            .map_or(0, |d| d.len());
+        let new_len = data.len();
+        self.update("/zookeeper/config", |n| {
+            n.data = Some(data);
+            n.stat.version = -1;
+            n.stat.mzxid = config_version;
+            n.stat.mtime = now_ms;
+        });
+        self.data_size = (self.data_size + new_len as u64).saturating_sub(old_len as u64);
+    }
+
     fn insert_raw(&mut self, p: &str, node: Node) {
         if let Some(parent) = path::parent(p).and_then(|pp| self.nodes.get_mut(pp)) {
             parent.children.insert(path::name(p).to_string());

@@ -42,7 +42,19 @@ impl SyncPlan {
             mode: SyncMode::Diff,
             send_after: peer_last,
         };
-        if peer_last == last || history.has_point(peer_last) {
+        if peer_last == last {
+            return diff;
+        }
+        // A learner with an empty database (a new or wiped server) gets the committed tree, as
+        // from Apache's leader (its committed log never starts at zxid 0): one snapshot is
+        // cheaper than replaying the history, and it leaves a snapshot on the learner's disk.
+        if peer_last == Zxid(0) && history.committed() > Zxid(0) {
+            return SyncPlan {
+                mode: SyncMode::Snap,
+                send_after: history.committed(),
+            };
+        }
+        if history.has_point(peer_last) {
             return diff;
         }
         // Apache learners report `epoch << 32` after syncing at an epoch start, a zxid no
