@@ -81,6 +81,10 @@ impl Server {
                     .await??;
             let durable =
                 member::durable_state(disk_ref(&disk), &snap_dir, r.snapshot_zxid, r.log)?;
+            tracing::info!(snapshot_zxid = %format!("{:#x}", r.snapshot_zxid), logged_after_it = durable.log.len(),
+                last_logged = %format!("{:#x}", durable.log.last().map_or(r.snapshot_zxid, |e| e.hdr.zxid)),
+                accepted_epoch = durable.accepted_epoch.0, current_epoch = durable.current_epoch.0,
+                "ensemble member: snapshot loaded; the logged transactions after it are applied once the ensemble has settled what is committed");
             let rec = recovery::Recovered {
                 tree: r.tree,
                 sessions: r.sessions,
