@@ -506,7 +506,8 @@ impl Core {
         if rs.serving() && !(was.serving() && was.state == rs.state && was.epoch == rs.epoch) {
             if rs.state == PeerState::Leading {
                 let start = rs.epoch.map_or(0, |e| e.start_zxid().0);
-                let last = self.tree.last_zxid().max(start);
+                self.tree.raise_last_zxid(start);
+                let last = self.tree.last_zxid();
                 self.prep.reset(last);
                 // Every session gets a full timeout from the new leader, as in Apache.
                 let tick = self.cfg.tick_ms as u64;

@@ -183,6 +183,12 @@ impl DataTree {
         t
     }
 
+    /// Raises the last processed zxid without a transaction: a new leader starts its epoch at
+    /// `epoch << 32` (Apache's `setlastProcessedZxid` at the end of `Leader.lead`'s start-up).
+    pub fn raise_last_zxid(&mut self, zxid: i64) {
+        self.last_zxid = self.last_zxid.max(zxid);
+    }
+
     /// Writes the ensemble's membership into `/zookeeper/config`, outside any transaction, as
     /// every Apache member does at start (`ZKDatabase.initConfigInZKDatabase`): the
     /// `server.N=...` lines and `version=<hex>`, Stat version -1, mzxid the config version,
