@@ -128,9 +128,9 @@ pub fn zab_setup(cfg: &Config) -> anyhow::Result<(ZabConfig, BTreeMap<ServerId, 
                 "participant"
             }
         ));
-        if let Some((host, port)) = &s.client {
-            text.push_str(&format!(";{}:{port}", host.as_deref().unwrap_or("0.0.0.0")));
-        }
+        // The client address is left out: a TOML `client_port` is our convenience, not part
+        // of the membership Apache would print (a zoo.cfg `;clientPort` suffix would be; not
+        // reproduced).
         text.push('\n');
     }
     text.push_str("version=0");
