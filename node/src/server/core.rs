@@ -766,10 +766,8 @@ impl Core {
 
     pub(crate) async fn submit(&mut self, hdr: TxnHeader, txn: Txn, origin: Origin) {
         if self.member.is_some() {
-            if !self.propose(hdr.clone(), txn.clone(), Origin::Remote) {
-                self.refuse(InFlight { hdr, txn, origin });
-            } else if let Some(f) = self.in_flight.back_mut() {
-                f.origin = origin;
+            if let Err(f) = self.propose(InFlight { hdr, txn, origin }) {
+                self.refuse(*f);
             }
             return;
         }

@@ -783,28 +783,29 @@ impl Core {
         self.submit(hdr, txn, Origin::Remote).await;
     }
 
-    /// Leader: proposes a prepped transaction. Returns false when the core refused it.
-    pub(crate) fn propose(&mut self, hdr: TxnHeader, txn: Txn, origin: Origin) -> bool {
+    /// Leader: proposes a prepped transaction; it is answered when the core commits it. When
+    /// the core refuses it (not serving), the transaction comes back for the caller to refuse.
+    pub(crate) fn propose(&mut self, f: InFlight) -> Result<(), Box<InFlight>> {
         let entry = TxnLogEntry {
-            hdr: hdr.clone(),
-            txn: txn.clone(),
+            hdr: f.hdr.clone(),
+            txn: f.txn.clone(),
             digest: None,
         };
         let size = entry.encoded_len();
         match self.member().zab.propose(entry) {
             Ok(z) => {
                 self.stats.ensemble.on_proposal(size);
-                if z.0 != hdr.zxid {
+                if z.0 != f.hdr.zxid {
                     // Prep and the core count zxids the same way; a difference is a bug.
-                    tracing::error!(prep = %format!("{:#x}", hdr.zxid), core = %format!("{:#x}", z.0), "zxid mismatch between prep and the Zab core");
+                    tracing::error!(prep = %format!("{:#x}", f.hdr.zxid), core = %format!("{:#x}", z.0), "zxid mismatch between prep and the Zab core");
                 }
-                self.in_flight.push_back(InFlight { hdr, txn, origin });
-                true
+                self.in_flight.push_back(f);
+                Ok(())
             }
             Err(e) => {
                 tracing::warn!("cannot propose: {e}");
                 self.prep.reset(self.tree.last_zxid());
-                false
+                Err(Box::new(f))
             }
         }
     }
