@@ -286,7 +286,7 @@ impl Core {
             Output::SaveAcceptedEpoch(e) => self.save_epoch(epoch::ACCEPTED_EPOCH, e.0).await,
             Output::SaveCurrentEpoch(e) => self.save_epoch(epoch::CURRENT_EPOCH, e.0).await,
             Output::Append(entry) => {
-                let cmd = LogCmd::Append(entry.hdr.clone(), entry.txn.clone());
+                let cmd = LogCmd::AppendEntry(entry);
                 if self.log_tx.send(cmd).await.is_err() {
                     tracing::error!("transaction log task has stopped");
                 }

@@ -69,6 +69,8 @@ pub const LOG_QUEUE_CAP: usize = 4096;
 #[derive(Debug)]
 pub enum LogCmd {
     Append(TxnHeader, Txn),
+    /// The same, for an entry the Zab core already holds (shared, not copied).
+    AppendEntry(std::sync::Arc<zk_proto::quorum::TxnLogEntry>),
     /// Start a new segment with the next append (a snapshot was taken).
     Roll,
     /// After a reported write failure: accept appends again.
@@ -152,15 +154,12 @@ pub async fn run_log<L: TxnLog>(
             match cmd {
                 LogCmd::Roll => task.log.roll(),
                 LogCmd::Resume => task.blocked = false,
-                LogCmd::Append(..) if reset_at.is_some_and(|r| i < r) => {}
-                LogCmd::Append(..) if task.blocked || task.failure.is_some() => {}
-                LogCmd::Append(h, t) => match task.log.append(&h, &t) {
-                    Ok(()) => {
-                        task.wrote += 1;
-                        task.last = h.zxid;
-                    }
-                    Err(e) => task.failure = Some(e),
-                },
+                LogCmd::Append(..) | LogCmd::AppendEntry(..) if reset_at.is_some_and(|r| i < r) => {
+                }
+                LogCmd::Append(..) | LogCmd::AppendEntry(..)
+                    if task.blocked || task.failure.is_some() => {}
+                LogCmd::Append(h, t) => task.append(&h, &t),
+                LogCmd::AppendEntry(e) => task.append(&e.hdr, &e.txn),
                 LogCmd::Truncate { zxid, done } => {
                     if task.flush().await? == Flow::Stop {
                         return Ok(());
@@ -228,6 +227,16 @@ impl<L: TxnLog> LogTask<L> {
 
     /// Makes what was written durable with one fsync, publishes it, and reports a write
     /// failure. Err: the fsync failed (fatal).
+    fn append(&mut self, h: &TxnHeader, t: &Txn) {
+        match self.log.append(h, t) {
+            Ok(()) => {
+                self.wrote += 1;
+                self.last = h.zxid;
+            }
+            Err(e) => self.failure = Some(e),
+        }
+    }
+
     async fn flush(&mut self) -> std::io::Result<Flow> {
         if self.wrote > 0 {
             let t0 = std::time::Instant::now();
