@@ -1,6 +1,12 @@
 //! `zk-node`: run a ZooKeeper-compatible server.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+/// mimalloc: no per-allocation header and size classes close to a znode's pieces, so a
+/// million znodes take less memory than with the system allocator, and allocation on the
+/// request path is cheaper.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -1186,7 +1186,7 @@ impl Core {
                     return Err(ErrorCode::NO_AUTH);
                 }
                 let shown = if acl::check(&n.acl, perms::ADMIN, &ids) {
-                    n.acl.clone()
+                    n.acl.to_vec()
                 } else {
                     acl::mask_digests(&n.acl)
                 };
@@ -1200,7 +1200,7 @@ impl Core {
                 if !acl::check(&n.acl, perms::READ, &ids) {
                     return Err(ErrorCode::NO_AUTH);
                 }
-                let children: Vec<String> = n.children.iter().cloned().collect();
+                let children: Vec<String> = n.children.names().map(str::to_string).collect();
                 let stat = n.client_stat();
                 if r.watch {
                     t.watches.child.add(&r.path, conn, Mode::Standard);
@@ -1394,7 +1394,7 @@ fn multi_read(t: &DataTree, ids: &[Id], ops: &[MultiOp]) -> (i32, Response) {
                 None => Err(ErrorCode::NO_NODE),
                 Some(n) if !acl::check(&n.acl, perms::READ, ids) => Err(ErrorCode::NO_AUTH),
                 Some(n) => Ok(MultiResult::GetChildren {
-                    children: n.children.iter().cloned().collect(),
+                    children: n.children.names().map(str::to_string).collect(),
                 }),
             },
             _ => return (ErrorCode::MARSHALLING_ERROR.0, Response::Multi(results)),

@@ -11,7 +11,8 @@ use zk_proto::txn::*;
 use zk_proto::{perms, Acl, CreateMode, ErrorCode, Id, OpCode, Request, StatPersisted};
 
 use crate::tree::{
-    acl, kind_of, path, ttl_owner, DataTree, FixedMap, NodeKind, CONTAINER_OWNER, TTL_MAX_MS,
+    acl, kind_of, path, ttl_owner, AclList, DataTree, FixedMap, NodeKind, CONTAINER_OWNER,
+    TTL_MAX_MS,
 };
 
 /// What prep knows about a path: the tree's node, or a change not yet applied.
@@ -22,7 +23,7 @@ struct ChangeRecord {
     /// `None`: the node is deleted by an outstanding txn.
     stat: Option<StatPersisted>,
     child_count: i32,
-    acl: Vec<Acl>,
+    acl: AclList,
 }
 
 /// Everything prep needs from the request's origin.
@@ -362,7 +363,7 @@ impl Prep {
                 zxid: hdr.zxid,
                 stat: Some(stat),
                 child_count: 0,
-                acl: acl_list,
+                acl: acl_list.into(),
             },
         );
         Ok(txn)
@@ -435,7 +436,7 @@ impl Prep {
                 zxid,
                 stat: None,
                 child_count: -1,
-                acl: Vec::new(),
+                acl: AclList::from([]),
             },
         );
     }
@@ -487,7 +488,7 @@ impl Prep {
         let new_version = check_version(st.aversion, version)?;
         st.aversion = new_version;
         node.zxid = zxid;
-        node.acl = acl_list.clone();
+        node.acl = acl_list.as_slice().into();
         self.add_change(p, node);
         Ok(Txn::SetAcl(SetAclTxn {
             path: p.to_string(),

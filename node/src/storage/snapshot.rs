@@ -18,15 +18,16 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use zk_proto::data::{Acl, StatPersisted};
-use zk_proto::jute::{decode_vec, encode_vec, Writer};
+use zk_proto::jute::{decode_vec, Writer};
 use zk_proto::txn::FileHeader;
 use zk_proto::{Jute, Reader};
 
 use super::disk::Disk;
 use crate::tree::digest::{node_digest, DIGEST_VERSION};
-use crate::tree::{path, DataTree, Node, NodeMap};
+use crate::tree::{path, AclList, DataTree, FixedMap, Node, NodeMap};
 
 pub const SNAP_MAGIC: i32 = 0x5a4b_534e; // "ZKSN"
 
@@ -66,35 +67,52 @@ fn encode_database(snap: &SnapshotData, out: &mut Vec<u8>) {
         out.put_i64(*id);
         out.put_i32(*to);
     }
-    // ACL lists are stored once, nodes refer to them by index (Apache's ACL cache).
-    let mut acl_index: BTreeMap<&Vec<Acl>, i64> = BTreeMap::new();
-    let mut order: Vec<&Vec<Acl>> = Vec::new();
+    // ACL lists are stored once, nodes refer to them by index (Apache's ACL cache). Nodes
+    // share interned lists, so a list is found by its address first and by content only the
+    // first time an address is seen.
+    let mut by_ptr: FixedMap<*const Acl, i64> = FixedMap::default();
+    let mut by_content: BTreeMap<&[Acl], i64> = BTreeMap::new();
     for (_, n) in snap.nodes.iter() {
-        if !acl_index.contains_key(&n.acl) {
-            acl_index.insert(&n.acl, order.len() as i64 + 1);
-            order.push(&n.acl);
+        let ptr = n.acl.as_ptr();
+        if by_ptr.contains_key(&ptr) {
+            continue;
+        }
+        let next = by_content.len() as i64 + 1;
+        let idx = *by_content.entry(&n.acl[..]).or_insert(next);
+        by_ptr.insert(ptr, idx);
+    }
+    let mut order: Vec<(&[Acl], i64)> = by_content.into_iter().collect();
+    order.sort_by_key(|(_, i)| *i);
+    out.put_i32(order.len() as i32);
+    for (acl, i) in &order {
+        out.put_i64(*i);
+        out.put_i32(acl.len() as i32);
+        for a in acl.iter() {
+            a.encode(out);
         }
     }
-    out.put_i32(order.len() as i32);
-    for (i, acl) in order.iter().enumerate() {
-        out.put_i64(i as i64 + 1);
-        encode_vec(acl, out);
+    let mut stack: Vec<&Arc<str>> = Vec::with_capacity(64);
+    let root = snap.nodes.get_key_value("/");
+    if let Some((k, _)) = root {
+        stack.push(k);
     }
-    let mut stack: Vec<String> = vec!["/".to_string()];
     while let Some(p) = stack.pop() {
-        let Some(n) = snap.nodes.get(&p) else {
+        let Some(n) = snap.nodes.get(&**p) else {
             continue;
         };
-        let shown = if p == "/" { "" } else { p.as_str() };
-        shown.to_string().encode(out);
+        put_str(out, if &**p == "/" { "" } else { p });
         n.data.encode(out);
-        out.put_i64(acl_index[&n.acl]);
+        out.put_i64(by_ptr[&n.acl.as_ptr()]);
         n.stat.encode(out);
-        for c in n.children.iter().rev() {
-            stack.push(path::join(&p, c));
-        }
+        stack.extend(n.children.paths().rev());
     }
-    "/".to_string().encode(out);
+    put_str(out, "/");
+}
+
+/// A jute `ustring` from a `&str` (no intermediate `String`).
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.put_i32(s.len() as i32);
+    out.extend_from_slice(s.as_bytes());
 }
 
 fn seal(out: &mut Vec<u8>) {
@@ -129,11 +147,11 @@ pub fn decode(
         sessions.insert(id, to);
     }
     let n_acls = r.i32().map_err(|e| bad("acl map", e.to_string()))?;
-    let mut acls: BTreeMap<i64, Vec<Acl>> = BTreeMap::new();
+    let mut acls: BTreeMap<i64, AclList> = BTreeMap::new();
     for _ in 0..n_acls.max(0) {
         let idx = r.i64().map_err(|e| bad("acl map", e.to_string()))?;
         let list: Vec<Acl> = decode_vec(&mut r).map_err(|e| bad("acl map", e.to_string()))?;
-        acls.insert(idx, list);
+        acls.insert(idx, list.into());
     }
     let mut nodes = NodeMap::default();
     loop {
@@ -171,37 +189,32 @@ pub fn decode(
 /// Adds a node read from a snapshot (file or stream) under its parent; returns its digest.
 fn add_node(
     nodes: &mut NodeMap,
-    acls: &BTreeMap<i64, Vec<Acl>>,
+    acls: &BTreeMap<i64, AclList>,
     p: String,
     data: Option<Vec<u8>>,
     acl_ref: i64,
     stat: StatPersisted,
 ) -> Result<u64, BadSnapshot> {
     let acl = match acl_ref {
-        -1 => Acl::open_unsafe(),
+        -1 => Acl::open_unsafe().into(),
         i => acls
             .get(&i)
             .cloned()
             .ok_or_else(|| BadSnapshot(format!("node {p} refers to unknown ACL index {i}")))?,
     };
-    let key = if p.is_empty() { "/".to_string() } else { p };
-    if key != "/" {
+    let key: Arc<str> = if p.is_empty() { "/".into() } else { p.into() };
+    if &*key != "/" {
         let parent = path::parent(&key)
             .ok_or_else(|| BadSnapshot(format!("node {key} has no parent path")))?;
         let Some(pn) = nodes.get_mut(parent) else {
             return Err(BadSnapshot(format!("node {key} comes before its parent")));
         };
-        pn.children.insert(path::name(&key).to_string());
+        Arc::make_mut(pn).children.insert(key.clone());
     }
-    let node = Node {
-        data,
-        acl,
-        stat,
-        children: Default::default(),
-    };
+    let node = Node::new(data, acl, stat);
     let d = node_digest(&key, &node);
     // A repeated path replaces the node; keep the digest a sum over the nodes that remain.
-    let before = nodes.insert(key.clone(), node);
+    let before = nodes.insert(key.clone(), Arc::new(node));
     Ok(match before {
         Some(old) => d.wrapping_sub(node_digest(&key, &old)),
         None => d,
@@ -297,7 +310,7 @@ pub struct StreamDecoder {
     /// Stream bytes consumed (complete records), for error messages.
     consumed: u64,
     sessions: BTreeMap<i64, i32>,
-    acls: BTreeMap<i64, Vec<Acl>>,
+    acls: BTreeMap<i64, AclList>,
     nodes: NodeMap,
     digest: u64,
 }
@@ -521,7 +534,7 @@ impl StreamDecoder {
                     .len("ACL list")?
                     .ok_or_else(|| Halt::Bad(format!("ACL list {idx} is null")))?;
                 if items == 0 {
-                    self.acls.insert(idx, Vec::new());
+                    self.acls.insert(idx, Vec::new().into());
                     match *left - 1 {
                         0 => Stage::Nodes,
                         left => Stage::AclEntry { left },
@@ -553,7 +566,7 @@ impl StreamDecoder {
                     self.consumed += c.pos as u64;
                     return Ok(c.pos);
                 }
-                self.acls.insert(*idx, std::mem::take(list));
+                self.acls.insert(*idx, std::mem::take(list).into());
                 match *left - 1 {
                     0 => Stage::Nodes,
                     left => Stage::AclEntry { left },
@@ -818,13 +831,12 @@ mod tests {
             })
             .collect();
         nodes.insert(
-            "/".to_string(),
-            Node {
-                data: Some(vec![9; 1_000_000]),
-                acl: big_acl,
-                stat: StatPersisted::default(),
-                children: Default::default(),
-            },
+            "/".into(),
+            Arc::new(Node::new(
+                Some(vec![9; 1_000_000]),
+                big_acl.into(),
+                StatPersisted::default(),
+            )),
         );
         let snap = SnapshotData {
             zxid: 0,
