@@ -13,6 +13,8 @@ mod connect_string;
 mod error;
 mod events;
 mod session;
+#[cfg(test)]
+mod test_server;
 mod watches;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};

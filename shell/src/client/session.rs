@@ -301,13 +301,20 @@ impl Session {
         let ping_every = Duration::from_millis(timeout_ms / 3);
         let read_timeout = Duration::from_millis(timeout_ms * 2 / 3);
         let mut close_rx = self.close_rx.clone();
+        let closing = closed(&mut close_rx);
+        tokio::pin!(closing);
+        // One timer for pings and for the read timeout. Sends and receives only move their
+        // deadlines later, so the timer is left alone on the way (resetting it for every
+        // request would cost more than the request); when it fires it checks what is due and
+        // is set again.
+        let next_timer = |c: &Conn| (c.last_send + ping_every).min(c.last_recv + read_timeout);
+        let timer = sleep_until(next_timer(&conn));
+        tokio::pin!(timer);
         loop {
             let can_take = conn.pending.len() < IN_FLIGHT_MAX && conn.out.len() < OUT_BUF_MAX;
-            let ping_at = conn.last_send + ping_every;
-            let dead_at = conn.last_recv + read_timeout;
             tokio::select! {
                 biased;
-                _ = closed(&mut close_rx) => return self.close(conn).await,
+                _ = &mut closing => return self.close(conn).await,
                 n = conn.rd.read_buf(&mut conn.inbuf) => match n {
                     Ok(0) => return self.lost(conn, "server closed the connection"),
                     Ok(_) => {
@@ -326,14 +333,24 @@ impl Session {
                     Some(msg) => {
                         self.on_msg(&mut conn, msg);
                         self.take_queued(&mut conn);
+                        // Callers just handed their replies are likely about to send again:
+                        // let them run first, so that one write carries their requests too.
+                        tokio::task::yield_now().await;
+                        self.take_queued(&mut conn);
                     }
                     None => return self.close(conn).await,
                 },
-                _ = sleep_until(ping_at) => {
-                    conn.push_ping();
-                    conn.last_send = Instant::now();
+                _ = &mut timer => {
+                    let now = Instant::now();
+                    if now >= conn.last_recv + read_timeout {
+                        return self.lost(conn, "server stopped answering");
+                    }
+                    if now >= conn.last_send + ping_every {
+                        conn.push_ping();
+                        conn.last_send = now;
+                    }
+                    timer.as_mut().reset(next_timer(&conn));
                 }
-                _ = sleep_until(dead_at) => return self.lost(conn, "server stopped answering"),
             }
         }
     }
@@ -383,17 +400,25 @@ impl Session {
 
     /// Handles every complete frame in the input buffer.
     fn on_bytes(&mut self, conn: &mut Conn) -> Result<(), String> {
+        // The frames are handled in place: the buffer is taken out of `conn` meanwhile.
+        let inbuf = std::mem::take(&mut conn.inbuf);
         let mut used = 0;
-        loop {
-            let parsed = frame::parse(&conn.inbuf[used..], REPLY_FRAME_LEN_MAX)
-                .map_err(|e| e.to_string())?;
-            let Some((len, payload)) = parsed else { break };
-            let payload = payload.to_vec();
+        let handled = loop {
+            let parsed = match frame::parse(&inbuf[used..], REPLY_FRAME_LEN_MAX) {
+                Ok(p) => p,
+                Err(e) => break Err(e.to_string()),
+            };
+            let Some((len, payload)) = parsed else {
+                break Ok(());
+            };
             used += len;
-            self.on_frame(conn, &payload)?;
-        }
+            if let Err(e) = self.on_frame(conn, payload) {
+                break Err(e);
+            }
+        };
+        conn.inbuf = inbuf;
         conn.inbuf.drain(..used);
-        Ok(())
+        handled
     }
 
     fn on_frame(&mut self, conn: &mut Conn, payload: &[u8]) -> Result<(), String> {
@@ -499,6 +524,18 @@ impl Session {
     }
 }
 
+/// Starts a frame at the end of `out`: a length prefix to fill in by [`end_frame`].
+fn begin_frame(out: &mut Vec<u8>) -> usize {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    at
+}
+
+fn end_frame(out: &mut [u8], at: usize) {
+    let len = (out.len() - at - 4) as i32;
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+}
+
 /// Resolves once `close` was asked for. The guard `wait_for` returns is dropped here, inside,
 /// because it cannot be held across an await of the (Send) session task.
 async fn closed(rx: &mut watch::Receiver<bool>) {
@@ -574,11 +611,10 @@ impl Conn {
     }
 
     fn push(&mut self, xid: i32, op: OpCode, request: &Request, pending: Pending) {
-        let frame = frame::build(|out| {
-            RequestHeader { xid, op: op.0 }.encode(out);
-            request.encode_body(out);
-        });
-        self.out.extend_from_slice(&frame);
+        let at = begin_frame(&mut self.out);
+        RequestHeader { xid, op: op.0 }.encode(&mut self.out);
+        request.encode_body(&mut self.out);
+        end_frame(&mut self.out, at);
         self.pending.push_back(pending);
     }
 
@@ -641,5 +677,66 @@ impl Conn {
             let op = OpCode::AUTH;
             reply.map(|r| r.send(Err(Error::ConnectionLoss { op })));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::net::TcpListener;
+    use tokio::time::{timeout, Instant};
+    use zk_proto::ops::xid;
+
+    use super::super::test_server::{accept_session, read_request, reply};
+    use super::super::{Client, ClientOptions, SessionState};
+
+    /// With a 1.5 s session timeout the client pings every 500 ms and gives a connection up
+    /// after 1 s without a byte from the server.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_sessions_ping_and_a_silent_server_loses_the_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            accept_session(&mut s, 1500).await;
+            let until = Instant::now() + Duration::from_millis(1800);
+            let mut pings = 0;
+            while let Ok(Some((h, _))) = tokio::time::timeout_at(until, read_request(&mut s)).await
+            {
+                assert_eq!(h.xid, xid::PING, "only pings from an idle session");
+                pings += 1;
+                reply(&mut s, h.xid, |_| {}).await;
+            }
+            // Silence from now on: the client must give up and come back.
+            let silent = Instant::now();
+            let (mut again, _) = listener.accept().await.unwrap();
+            let waited = silent.elapsed();
+            let hello = accept_session(&mut again, 1500).await;
+            (pings, waited, hello.session_id, s, again)
+        });
+        let opts = ClientOptions {
+            session_timeout_ms: 1500,
+            ..Default::default()
+        };
+        let client = Client::connect(&addr.to_string(), opts)
+            .await
+            .expect("connect");
+        let (pings, waited, session_id, _s, _again) = timeout(Duration::from_secs(10), server)
+            .await
+            .expect("the client came back")
+            .unwrap();
+        assert!((2..=4).contains(&pings), "{pings} pings in 1.8 s");
+        assert!(
+            waited < Duration::from_millis(2500),
+            "gave up after {waited:?}"
+        );
+        assert_eq!(session_id, 42, "the session is resumed");
+        let mut info = client.subscribe();
+        let connected = info.wait_for(|i| i.state == SessionState::Connected);
+        timeout(Duration::from_secs(5), connected)
+            .await
+            .expect("connected again")
+            .unwrap();
     }
 }
