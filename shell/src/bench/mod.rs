@@ -3,15 +3,17 @@
 //!
 //! Owns: the workloads ([`Workload`]), the sessions they run on (spread over every server of
 //! the connect string), the closed-loop workers (`--inflight` pipelined requests per session,
-//! optionally paced to a fixed `--rate`), latency histograms (HDR) and error counts
-//! ([`Report`]), live counters for a progress line ([`Progress`]), and removing everything a
-//! run created (the whole `--prefix` subtree), including after a stop request.
+//! optionally paced to a fixed `--rate`; unpaced get/set/mixed/create/ephemerals run as one
+//! pipeline per session inside its session task, see `flow`), latency histograms (HDR) and
+//! error counts ([`Report`]), live counters for a progress line ([`Progress`]), and removing
+//! everything a run created (the whole `--prefix` subtree), including after a stop request.
 //!
 //! Never: prints (the caller renders [`Report`] and polls [`Progress`]), touches a node outside
 //! its prefix, or starts on a prefix that already exists (its cleanup deletes the prefix
 //! recursively, so it must own it).
 
 mod cleanup;
+mod flow;
 mod options;
 mod progress;
 mod report;

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use zk_proto::{Acl, CreateMode, ErrorCode};
 
 use super::cleanup::delete_tree;
+use super::flow::{self, Flow};
 use super::options::{Options, Workload, SETUP_INFLIGHT};
 use super::progress::{Phase, Progress};
 use super::report::{LatencySummary, Recorder, Report};
@@ -354,6 +355,9 @@ async fn measure(ctx: &Ctx<'_>, sessions: &Sessions, report: &mut Report) {
     } else {
         Vec::new()
     });
+    if flow::runs(opts.workload, opts.rate) {
+        return measure_flows(ctx, sessions, gate, keys, report).await;
+    }
     let workers = opts.workers();
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(workers);
@@ -379,6 +383,38 @@ async fn measure(ctx: &Ctx<'_>, sessions: &Sessions, report: &mut Report) {
         if let Ok(rec) = t.await {
             total.merge(rec);
         }
+    }
+    report.measured(&total, start.elapsed());
+}
+
+/// [`measure`] with one [`Flow`] per session, pipelined by the session itself.
+async fn measure_flows(
+    ctx: &Ctx<'_>,
+    sessions: &Sessions,
+    gate: Arc<Gate>,
+    keys: Arc<Vec<String>>,
+    report: &mut Report,
+) {
+    let opts = ctx.opts;
+    let start = Instant::now();
+    let flows = sessions
+        .clients
+        .iter()
+        .enumerate()
+        .map(|(session, client)| {
+            let flow = Flow::new(
+                gate.clone(),
+                opts.workload,
+                format!("{}/c{session}", opts.prefix).into(),
+                keys.clone(),
+                ctx.value(),
+                StdRng::from_entropy(),
+            );
+            client.run_pipeline(opts.inflight, flow)
+        });
+    let mut total = Recorder::new();
+    for flow in join_all(flows).await {
+        total.merge(flow.finish());
     }
     report.measured(&total, start.elapsed());
 }

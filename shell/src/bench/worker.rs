@@ -1,7 +1,8 @@
-//! The closed-loop workers of the measured phase. Each worker owns a share of one session's
-//! pipeline: it issues an operation, waits for the reply, records the latency, and repeats,
-//! until the [`Gate`] says the run is over (operation count reached, deadline passed, or a stop
-//! was requested). `--inflight K` runs K workers on each session.
+//! The closed-loop workers of the measured phase, for the workloads and paced runs that
+//! [`super::flow`] does not run. Each worker owns a share of one session's pipeline: it issues
+//! an operation, waits for the reply, records the latency, and repeats, until the [`Gate`] says
+//! the run is over (operation count reached, deadline passed, or a stop was requested).
+//! `--inflight K` runs K workers on each session.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,10 +47,15 @@ impl Gate {
 
     /// The sequence number of the next operation, or `None` when the run is over.
     pub fn ticket(&self) -> Option<u64> {
+        self.ticket_at(Instant::now())
+    }
+
+    /// [`Gate::ticket`] for an operation starting at `now`.
+    pub fn ticket_at(&self, now: Instant) -> Option<u64> {
         if self.stop.load(Ordering::Relaxed) {
             return None;
         }
-        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+        if self.deadline.is_some_and(|d| now >= d) {
             return None;
         }
         let seq = self.issued.fetch_add(1, Ordering::Relaxed);

@@ -8,10 +8,14 @@
 //!
 //! Watch notifications and session state changes are sent to the channel given in
 //! [`ClientOptions::events`]; see [`event_channel`].
+//!
+//! A load generator that wants many requests in flight without paying a task and a channel
+//! round trip for each runs a [`Pipeline`] on the session ([`Client::run_pipeline`]).
 
 mod connect_string;
 mod error;
 mod events;
+mod pipeline;
 mod session;
 #[cfg(test)]
 mod test_server;
@@ -30,6 +34,7 @@ use zk_proto::{Stat, Zxid};
 pub use connect_string::{to_client_path, to_server_path, ConnectString, DEFAULT_PORT};
 pub use error::Error;
 pub use events::{ClientEvent, Event, EventType, NodeEvent, SessionState};
+pub use pipeline::{Pipeline, PipelineOp};
 pub use watches::{WatchKind, WatchSet};
 
 use session::{Call, Msg, Session};
@@ -216,6 +221,7 @@ impl Client {
             timeout_ms: 0,
             auths: Vec::new(),
             xid: 0,
+            pipelines: Default::default(),
         };
         tokio::spawn(session.run());
         Client {
@@ -331,6 +337,28 @@ impl Client {
     /// Sends any request as is (paths must already be server paths).
     pub async fn request(&self, request: Request) -> Result<Reply, Error> {
         self.call(request, None).await
+    }
+
+    /// Runs `pipeline` on this session and hands it back when it is done: the session task
+    /// itself asks it for a request whenever fewer than `depth` of its requests are in flight,
+    /// writes every request it gets in one turn with one write, and hands it each reply in
+    /// order (see [`Pipeline`]). It is done once it has nothing more to send and its last reply
+    /// arrived, or when the session ends. Other requests share the connection meanwhile;
+    /// pipelines run one after another.
+    pub async fn run_pipeline<P: Pipeline>(&self, depth: usize, pipeline: P) -> P {
+        let (running, done) = pipeline::Running::new(pipeline);
+        let queued = pipeline::Queued {
+            pipeline: Box::new(running),
+            depth: depth.max(1),
+        };
+        if let Err(mpsc::error::SendError(Msg::Pipeline(mut q))) =
+            self.tx.send(Msg::Pipeline(queued)).await
+        {
+            let now = std::time::Instant::now();
+            pipeline::end_one(&mut q, &self.terminal_error(), now);
+        }
+        done.await
+            .expect("a pipeline is handed back when the session task drops it")
     }
 
     /// Adds credentials to the session; they are re-sent on every reconnect.

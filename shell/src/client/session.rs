@@ -24,6 +24,7 @@ use zk_proto::{frame, ErrorCode, OpCode, Request, Response, Zxid};
 
 use super::connect_string::to_client_path;
 use super::events::{ClientEvent, Event, EventType, NodeEvent, SessionState};
+use super::pipeline::{self, PipelineOp, Pipelines, Queued, Sink};
 use super::watches::{downgrade, WatchKind};
 use super::{Error, Reply, Shared};
 
@@ -54,6 +55,8 @@ pub(crate) enum Msg {
         auth: Vec<u8>,
         reply: oneshot::Sender<Result<(), Error>>,
     },
+    /// A pipeline to run ([`Client::run_pipeline`](super::Client::run_pipeline)).
+    Pipeline(Queued),
 }
 
 /// One request on its way to the server, with what to do with its reply.
@@ -74,8 +77,16 @@ struct Pending {
     path: Option<String>,
     watch: Option<(WatchKind, String)>,
     unwatch: Option<(String, i32)>,
-    /// `None` for the task's own requests (setWatches, closeSession).
-    reply: Option<oneshot::Sender<Result<Reply, Error>>>,
+    reply: ReplyTo,
+}
+
+/// Who gets a reply.
+enum ReplyTo {
+    /// The task itself (setWatches, closeSession): nobody waits.
+    Task,
+    Caller(oneshot::Sender<Result<Reply, Error>>),
+    /// The front pipeline of [`Session::pipelines`].
+    Pipeline,
 }
 
 /// Why a connection ended.
@@ -101,6 +112,7 @@ pub(crate) struct Session {
     /// Credentials the server accepted, re-sent after every reconnect.
     pub auths: Vec<(String, Vec<u8>)>,
     pub xid: i32,
+    pub pipelines: Pipelines,
 }
 
 /// One live TCP connection with its buffers and in-flight requests.
@@ -143,10 +155,12 @@ impl Session {
         } else {
             Error::Closed
         };
+        self.pipelines.end(&err);
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
                 Msg::Call(c) => drop(c.reply.send(Err(err.clone()))),
                 Msg::Auth { reply, .. } => drop(reply.send(Err(err.clone()))),
+                Msg::Pipeline(mut q) => pipeline::end_one(&mut q, &err, std::time::Instant::now()),
             }
         }
     }
@@ -287,12 +301,7 @@ impl Session {
     }
 
     fn next_xid(&mut self) -> i32 {
-        self.xid = if self.xid >= i32::MAX - 1 {
-            1
-        } else {
-            self.xid + 1
-        };
-        self.xid
+        next_xid(&mut self.xid)
     }
 
     /// Serves one connection until it breaks, the client closes, or the session expires.
@@ -310,6 +319,7 @@ impl Session {
         let next_timer = |c: &Conn| (c.last_send + ping_every).min(c.last_recv + read_timeout);
         let timer = sleep_until(next_timer(&conn));
         tokio::pin!(timer);
+        self.fill_pipelines(&mut conn);
         loop {
             let can_take = conn.pending.len() < IN_FLIGHT_MAX && conn.out.len() < OUT_BUF_MAX;
             tokio::select! {
@@ -318,10 +328,12 @@ impl Session {
                 n = conn.rd.read_buf(&mut conn.inbuf) => match n {
                     Ok(0) => return self.lost(conn, "server closed the connection"),
                     Ok(_) => {
-                        conn.last_recv = Instant::now();
-                        if let Err(why) = self.on_bytes(&mut conn) {
+                        let now = std::time::Instant::now();
+                        conn.last_recv = Instant::from_std(now);
+                        if let Err(why) = self.on_bytes(&mut conn, now) {
                             return self.lost(conn, &why);
                         }
+                        self.fill_pipelines(&mut conn);
                     }
                     Err(e) => return self.lost(conn, &e.to_string()),
                 },
@@ -337,6 +349,7 @@ impl Session {
                         // let them run first, so that one write carries their requests too.
                         tokio::task::yield_now().await;
                         self.take_queued(&mut conn);
+                        self.fill_pipelines(&mut conn);
                     }
                     None => return self.close(conn).await,
                 },
@@ -355,8 +368,21 @@ impl Session {
         }
     }
 
+    /// Encodes what the pipelines have to send now.
+    fn fill_pipelines(&mut self, conn: &mut Conn) {
+        if self.pipelines.is_empty() {
+            return;
+        }
+        let mut sink = PipelineSink {
+            conn,
+            xid: &mut self.xid,
+            chroot: self.chroot.as_deref(),
+        };
+        self.pipelines.fill(std::time::Instant::now(), &mut sink);
+    }
+
     fn lost(&mut self, conn: Conn, why: &str) -> Ended {
-        conn.fail_all();
+        conn.fail_all(&mut self.pipelines);
         Ended::Lost(why.to_string())
     }
 
@@ -386,7 +412,7 @@ impl Session {
                     path: call.path,
                     watch: call.watch,
                     unwatch: call.unwatch,
-                    reply: Some(call.reply),
+                    reply: ReplyTo::Caller(call.reply),
                 };
                 conn.push(xid, op, &call.request, pending);
             }
@@ -395,11 +421,12 @@ impl Session {
                 auth,
                 reply,
             } => conn.push_auth(scheme, auth, Some(reply)),
+            Msg::Pipeline(q) => self.pipelines.push(q),
         }
     }
 
-    /// Handles every complete frame in the input buffer.
-    fn on_bytes(&mut self, conn: &mut Conn) -> Result<(), String> {
+    /// Handles every complete frame in the input buffer, read at `now`.
+    fn on_bytes(&mut self, conn: &mut Conn, now: std::time::Instant) -> Result<(), String> {
         // The frames are handled in place: the buffer is taken out of `conn` meanwhile.
         let inbuf = std::mem::take(&mut conn.inbuf);
         let mut used = 0;
@@ -412,7 +439,7 @@ impl Session {
                 break Ok(());
             };
             used += len;
-            if let Err(e) = self.on_frame(conn, payload) {
+            if let Err(e) = self.on_frame(conn, payload, now) {
                 break Err(e);
             }
         };
@@ -421,7 +448,12 @@ impl Session {
         handled
     }
 
-    fn on_frame(&mut self, conn: &mut Conn, payload: &[u8]) -> Result<(), String> {
+    fn on_frame(
+        &mut self,
+        conn: &mut Conn,
+        payload: &[u8],
+        now: std::time::Instant,
+    ) -> Result<(), String> {
         let mut r = Reader::new(payload);
         let header = ReplyHeader::decode(&mut r).map_err(|e| e.to_string())?;
         if header.zxid > 0 {
@@ -431,7 +463,7 @@ impl Session {
             xid::NOTIFICATION => self.on_notification(&header, &mut r),
             xid::PING => Ok(()),
             xid::AUTH => self.on_auth_reply(conn, &header),
-            _ => self.on_reply(conn, &header, &mut r),
+            _ => self.on_reply(conn, &header, &mut r, now),
         }
     }
 
@@ -471,6 +503,7 @@ impl Session {
         conn: &mut Conn,
         header: &ReplyHeader,
         r: &mut Reader<'_>,
+        now: std::time::Instant,
     ) -> Result<(), String> {
         let Some(p) = conn.pending.pop_front() else {
             return Err(format!("reply xid {} with nothing in flight", header.xid));
@@ -479,6 +512,19 @@ impl Session {
             return Err(format!("reply xid {} but expected {}", header.xid, p.xid));
         }
         let code = ErrorCode(header.err);
+        if let ReplyTo::Pipeline = p.reply {
+            let result = if code.is_ok() {
+                pipeline::check_reply(p.op, r).map_err(Error::from)
+            } else {
+                Err(Error::Keeper {
+                    code,
+                    op: p.op,
+                    path: None,
+                })
+            };
+            self.pipelines.reply(result, now);
+            return Ok(());
+        }
         let result = if code.is_ok() {
             Response::decode(p.op, r).map_err(Error::from)
         } else {
@@ -489,7 +535,7 @@ impl Session {
             })
         };
         self.record_watch(&p, code);
-        if let Some(reply) = p.reply {
+        if let ReplyTo::Caller(reply) = p.reply {
             let zxid = Zxid(header.zxid);
             let _ = reply.send(result.map(|response| Reply { zxid, response }));
         }
@@ -519,8 +565,40 @@ impl Session {
         let op = OpCode::CLOSE_SESSION;
         conn.push(xid, op, &Request::CloseSession, Pending::internal(xid, op));
         let _ = timeout(CLOSE_REPLY_TIMEOUT, conn.drain_until_closed()).await;
-        conn.fail_all();
+        conn.fail_all(&mut self.pipelines);
         Ended::Closed
+    }
+}
+
+fn next_xid(xid: &mut i32) -> i32 {
+    *xid = if *xid >= i32::MAX - 1 { 1 } else { *xid + 1 };
+    *xid
+}
+
+/// Puts pipeline requests on a connection.
+struct PipelineSink<'a> {
+    conn: &'a mut Conn,
+    xid: &'a mut i32,
+    chroot: Option<&'a str>,
+}
+
+impl Sink for PipelineSink<'_> {
+    fn has_room(&self) -> bool {
+        self.conn.pending.len() < IN_FLIGHT_MAX && self.conn.out.len() < OUT_BUF_MAX
+    }
+
+    fn send(&mut self, op: &PipelineOp<'_>) {
+        let xid = next_xid(self.xid);
+        let code = op.op();
+        let out = &mut self.conn.out;
+        let at = begin_frame(out);
+        RequestHeader { xid, op: code.0 }.encode(out);
+        op.encode_body(self.chroot, out);
+        end_frame(out, at);
+        self.conn.pending.push_back(Pending {
+            reply: ReplyTo::Pipeline,
+            ..Pending::internal(xid, code)
+        });
     }
 }
 
@@ -563,7 +641,7 @@ impl Pending {
             path: None,
             watch: None,
             unwatch: None,
-            reply: None,
+            reply: ReplyTo::Task,
         }
     }
 }
@@ -667,10 +745,14 @@ impl Conn {
     }
 
     /// Fails every request still waiting for a reply on this connection.
-    fn fail_all(self) {
+    fn fail_all(self, pipelines: &mut Pipelines) {
+        let now = std::time::Instant::now();
         for p in self.pending {
-            if let Some(reply) = p.reply {
-                let _ = reply.send(Err(Error::ConnectionLoss { op: p.op }));
+            let err = Error::ConnectionLoss { op: p.op };
+            match p.reply {
+                ReplyTo::Task => {}
+                ReplyTo::Caller(reply) => drop(reply.send(Err(err))),
+                ReplyTo::Pipeline => pipelines.reply(Err(err), now),
             }
         }
         for (_, _, reply) in self.auth_pending {
