@@ -43,25 +43,43 @@ pub struct SnapshotData {
 /// Serializes a snapshot to bytes.
 pub fn encode(snap: &SnapshotData) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 << 20);
+    // Nothing is taken from the buffer, so a seal's checksum is over the buffer.
+    encode_file(snap, &mut out, &mut |buf: &mut Vec<u8>, seal| {
+        Ok(seal.then(|| adler2::adler32_slice(buf)))
+    })
+    .expect("writing to memory cannot fail");
+    out
+}
+
+/// Where the encoder's bytes go: called with the buffer when it has grown past
+/// [`FLUSH_AT`] (`seal: false`: the sink may take the bytes and clear the buffer) and at each
+/// seal (`seal: true`: the sink returns the Adler-32 of every byte so far, the buffer's
+/// included, and the encoder appends it).
+type Sink<'a> = dyn FnMut(&mut Vec<u8>, bool) -> io::Result<Option<u32>> + 'a;
+
+/// Bytes the encoder buffers before it hands them to the sink.
+const FLUSH_AT: usize = 1 << 20;
+
+/// A whole snapshot file: header, database, seal, digest, seal.
+fn encode_file(snap: &SnapshotData, out: &mut Vec<u8>, sink: &mut Sink) -> io::Result<()> {
     FileHeader {
         magic: SNAP_MAGIC,
         version: 2,
         dbid: -1,
     }
-    .encode(&mut out);
-    encode_database(snap, &mut out);
-    seal(&mut out);
+    .encode(out);
+    encode_database(snap, out, sink)?;
+    seal(out, sink)?;
     out.put_i64(snap.zxid);
     out.put_i32(DIGEST_VERSION);
     out.put_i64(snap.digest as i64);
-    seal(&mut out);
-    out
+    seal(out, sink)
 }
 
 /// The database as Apache's `SerializeUtils.serializeSnapshot` writes it: sessions, the ACL
 /// cache, the nodes and the `"/"` that ends them. The same bytes go into a snapshot file (between
 /// the header and the seals) and onto the quorum socket after a SNAP packet.
-fn encode_database(snap: &SnapshotData, out: &mut Vec<u8>) {
+fn encode_database(snap: &SnapshotData, out: &mut Vec<u8>, sink: &mut Sink) -> io::Result<()> {
     out.put_i32(snap.sessions.len() as i32);
     for (id, to) in &snap.sessions {
         out.put_i64(*id);
@@ -105,8 +123,12 @@ fn encode_database(snap: &SnapshotData, out: &mut Vec<u8>) {
         out.put_i64(by_ptr[&n.acl.as_ptr()]);
         n.stat.encode(out);
         stack.extend(n.children.paths().rev());
+        if out.len() >= FLUSH_AT {
+            sink(out, false)?;
+        }
     }
     put_str(out, "/");
+    Ok(())
 }
 
 /// A jute `ustring` from a `&str` (no intermediate `String`).
@@ -115,10 +137,11 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn seal(out: &mut Vec<u8>) {
-    let sum = adler2::adler32_slice(out);
+fn seal(out: &mut Vec<u8>, sink: &mut Sink) -> io::Result<()> {
+    let sum = sink(out, true)?.expect("a sink answers a seal with the checksum");
     out.put_i64(sum as i64);
-    "/".to_string().encode(out);
+    put_str(out, "/");
+    Ok(())
 }
 
 /// Why a snapshot is unusable.
@@ -162,7 +185,8 @@ pub fn decode(
         let data = Option::<Vec<u8>>::decode(&mut r).map_err(|e| bad(&p, e.to_string()))?;
         let acl_ref = r.i64().map_err(|e| bad(&p, e.to_string()))?;
         let stat = StatPersisted::decode(&mut r).map_err(|e| bad(&p, e.to_string()))?;
-        add_node(&mut nodes, &acls, p, data, acl_ref, stat)?;
+        // The digest is computed once, by DataTree::from_nodes.
+        add_node(&mut nodes, &acls, p, data, acl_ref, stat, false)?;
     }
     let sealed_len = r.position();
     let sum = r.i64().map_err(|e| bad("seal", e.to_string()))?;
@@ -186,7 +210,8 @@ pub fn decode(
     Ok((nodes, sessions, digest))
 }
 
-/// Adds a node read from a snapshot (file or stream) under its parent; returns its digest.
+/// Adds a node read from a snapshot (file or stream) under its parent; returns its digest
+/// contribution when `digest` is asked for (0 otherwise).
 fn add_node(
     nodes: &mut NodeMap,
     acls: &BTreeMap<i64, AclList>,
@@ -194,6 +219,7 @@ fn add_node(
     data: Option<Vec<u8>>,
     acl_ref: i64,
     stat: StatPersisted,
+    digest: bool,
 ) -> Result<u64, BadSnapshot> {
     let acl = match acl_ref {
         -1 => Acl::open_unsafe().into(),
@@ -212,6 +238,10 @@ fn add_node(
         Arc::make_mut(pn).children.insert(key.clone());
     }
     let node = Node::new(data, acl, stat);
+    if !digest {
+        nodes.insert(key, Arc::new(node));
+        return Ok(0);
+    }
     let d = node_digest(&key, &node);
     // A repeated path replaces the node; keep the digest a sum over the nodes that remain.
     let before = nodes.insert(key.clone(), Arc::new(node));
@@ -225,10 +255,19 @@ fn add_node(
 /// disk) the partial file is removed, so it neither fills the disk further nor gets in the way
 /// of recovery and purging.
 pub fn write(disk: &dyn Disk, dir: &Path, snap: &SnapshotData) -> io::Result<PathBuf> {
-    let bytes = encode(snap);
     let path = dir.join(format!("snapshot.{:x}", snap.zxid));
+    // Encoded and written a megabyte at a time: a million znodes would otherwise be ~200 MB
+    // of buffer on top of the tree while the snapshot is taken.
     let written = disk.create(&path).and_then(|mut f| {
-        f.write_all(&bytes)?;
+        let mut out = Vec::with_capacity(FLUSH_AT + (64 << 10));
+        let mut adler = adler2::Adler32::new();
+        encode_file(snap, &mut out, &mut |buf: &mut Vec<u8>, seal| {
+            adler.write_slice(buf);
+            f.write_all(buf)?;
+            buf.clear();
+            Ok(seal.then(|| adler.checksum()))
+        })?;
+        f.write_all(&out)?;
         f.sync()
     });
     if let Err(e) = written {
@@ -290,7 +329,8 @@ pub const SNAP_SIGNATURE: &str = "BenWasHere";
 /// the zxid from the SNAP packet.
 pub fn encode_stream(snap: &SnapshotData) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 << 20);
-    encode_database(snap, &mut out);
+    encode_database(snap, &mut out, &mut |_: &mut Vec<u8>, _| Ok(None))
+        .expect("writing to memory cannot fail");
     SNAP_SIGNATURE.to_string().encode(&mut out);
     out
 }
@@ -582,7 +622,7 @@ impl StreamDecoder {
                     let stat = c.take(STAT_LEN)?;
                     let stat = StatPersisted::decode(&mut Reader::new(stat))
                         .map_err(|e| Halt::Bad(format!("node {p}: {e}")))?;
-                    let d = add_node(&mut self.nodes, &self.acls, p, data, acl_ref, stat)
+                    let d = add_node(&mut self.nodes, &self.acls, p, data, acl_ref, stat, true)
                         .map_err(|e| Halt::Bad(e.0))?;
                     self.digest = self.digest.wrapping_add(d);
                     Stage::Nodes
@@ -610,6 +650,49 @@ impl StreamDecoder {
 mod tests {
     use super::*;
     use zk_proto::txn::{CreateTxn, Txn, TxnHeader};
+
+    /// The file `write` streams a megabyte at a time is byte for byte what `encode` builds in
+    /// memory (checksums included), for a tree several flushes long, and it reads back.
+    #[test]
+    fn streamed_file_equals_encoded_bytes() {
+        let mut t = DataTree::new();
+        for i in 0..30_000i64 {
+            let hdr = TxnHeader {
+                client_id: 1,
+                cxid: 0,
+                zxid: i + 1,
+                time: 10,
+                txn_type: 1,
+            };
+            let p = if i < 10 {
+                format!("/n{i}")
+            } else {
+                format!("/n{}/{i}", i % 10)
+            };
+            let txn = Txn::Create(CreateTxn {
+                path: p,
+                data: Some(vec![i as u8; 100]),
+                acl: if i % 3 == 0 {
+                    Acl::read_unsafe()
+                } else {
+                    Acl::open_unsafe()
+                },
+                ephemeral: false,
+                parent_cversion: -1,
+            });
+            assert_eq!(t.apply(&hdr, &txn, &mut Vec::new()).err, 0);
+        }
+        let snap = capture(&t, BTreeMap::from([(7, 30_000)]));
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&super::super::disk::FsDisk, dir.path(), &snap).unwrap();
+        let file = std::fs::read(&path).unwrap();
+        assert!(file.len() > 3 * FLUSH_AT, "{} bytes", file.len());
+        assert_eq!(file, encode(&snap));
+        let (nodes, sessions, digest) = decode(&file).unwrap();
+        assert_eq!(nodes.len(), t.node_count());
+        assert_eq!(sessions, snap.sessions);
+        assert_eq!(digest, Some((snap.zxid, snap.digest)));
+    }
 
     #[test]
     fn round_trip_keeps_nodes_sessions_and_digest() {
