@@ -60,6 +60,9 @@ type Sink<'a> = dyn FnMut(&mut Vec<u8>, bool) -> io::Result<Option<u32>> + 'a;
 /// Bytes the encoder buffers before it hands them to the sink.
 const FLUSH_AT: usize = 1 << 20;
 
+/// Snapshot bytes written between syncs.
+const SYNC_EVERY: usize = 8 << 20;
+
 /// A whole snapshot file: header, database, seal, digest, seal.
 fn encode_file(snap: &SnapshotData, out: &mut Vec<u8>, sink: &mut Sink) -> io::Result<()> {
     FileHeader {
@@ -261,9 +264,18 @@ pub fn write(disk: &dyn Disk, dir: &Path, snap: &SnapshotData) -> io::Result<Pat
     let written = disk.create(&path).and_then(|mut f| {
         let mut out = Vec::with_capacity(FLUSH_AT + (64 << 10));
         let mut adler = adler2::Adler32::new();
+        let mut unsynced = 0;
         encode_file(snap, &mut out, &mut |buf: &mut Vec<u8>, seal| {
             adler.write_slice(buf);
             f.write_all(buf)?;
+            // Synced as it goes: one fsync of a whole big snapshot at the end would put
+            // hundreds of megabytes of writeback in front of the transaction log's next
+            // fdatasync (one journal on ext4), a stall every client write would wait out.
+            unsynced += buf.len();
+            if unsynced >= SYNC_EVERY {
+                f.sync()?;
+                unsynced = 0;
+            }
             buf.clear();
             Ok(seal.then(|| adler.checksum()))
         })?;
