@@ -26,8 +26,15 @@ use zk_proto::txn::{Txn, TxnHeader};
 
 /// Where transactions are made durable.
 pub trait TxnLog: Send + 'static {
-    /// Appends a record; it need not be durable yet. On error nothing of it remains.
+    /// Appends a record; it need not be written or durable yet (a log may buffer it until
+    /// [`TxnLog::write_out`]). On error nothing of it, nor of anything appended since the
+    /// last successful `write_out`, remains.
     fn append(&mut self, hdr: &TxnHeader, txn: &Txn) -> std::io::Result<()>;
+    /// Writes what `append` buffered (one write for the whole batch). On error nothing of it
+    /// remains: the log ends at the last record written before.
+    fn write_out(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
     /// Makes everything appended so far durable.
     fn sync(&mut self) -> std::io::Result<()>;
     /// The next append starts a new segment (after a snapshot).
@@ -141,6 +148,8 @@ pub async fn run_log<L: TxnLog>(
         blocked: false,
         wrote: 0,
         last: 0,
+        pending: 0,
+        pending_last: 0,
         failure: None,
     };
     task.last = task.last_durable;
@@ -152,7 +161,11 @@ pub async fn run_log<L: TxnLog>(
             .rposition(|c| matches!(c, LogCmd::Reset { .. }));
         for (i, cmd) in batch.drain(..).enumerate() {
             match cmd {
-                LogCmd::Roll => task.log.roll(),
+                LogCmd::Roll => {
+                    // What is buffered belongs to the segment before the roll.
+                    task.write_out();
+                    task.log.roll()
+                }
                 LogCmd::Resume => task.blocked = false,
                 LogCmd::Append(..) | LogCmd::AppendEntry(..) if reset_at.is_some_and(|r| i < r) => {
                 }
@@ -207,6 +220,9 @@ struct LogTask<L> {
     /// Appends written since the last sync, and the last one's zxid.
     wrote: u64,
     last: i64,
+    /// Appends buffered by the log since its last write-out, and the last one's zxid.
+    pending: u64,
+    pending_last: i64,
     /// A write failure not reported yet.
     failure: Option<std::io::Error>,
 }
@@ -230,14 +246,34 @@ impl<L: TxnLog> LogTask<L> {
     fn append(&mut self, h: &TxnHeader, t: &Txn) {
         match self.log.append(h, t) {
             Ok(()) => {
-                self.wrote += 1;
-                self.last = h.zxid;
+                self.pending += 1;
+                self.pending_last = h.zxid;
             }
-            Err(e) => self.failure = Some(e),
+            Err(e) => {
+                // Whatever was buffered with it is gone too.
+                self.pending = 0;
+                self.failure = Some(e);
+            }
         }
     }
 
+    /// Has the log write what it buffered; on failure none of it counts as written.
+    fn write_out(&mut self) {
+        if self.pending == 0 {
+            return;
+        }
+        match self.log.write_out() {
+            Ok(()) => {
+                self.wrote += self.pending;
+                self.last = self.pending_last;
+            }
+            Err(e) => self.failure = Some(e),
+        }
+        self.pending = 0;
+    }
+
     async fn flush(&mut self) -> std::io::Result<Flow> {
+        self.write_out();
         if self.wrote > 0 {
             let t0 = std::time::Instant::now();
             // The fsync blocks this thread for as long as the disk takes. On a multi-threaded

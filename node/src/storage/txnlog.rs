@@ -33,15 +33,18 @@ const HEADER_LEN: u64 = 16;
 pub const PREALLOC_DEFAULT: u64 = 64 * 1024 * 1024;
 const END_OF_RECORD: u8 = 0x42;
 
-/// Serializes one log record (checksum, length, entry, end marker).
+/// Serializes one log record (checksum, length, entry, end marker), appending it to `out`.
 pub fn encode_record(hdr: &TxnHeader, txn: &Txn, out: &mut Vec<u8>) {
-    let mut entry = Vec::with_capacity(64);
-    hdr.encode(&mut entry);
-    txn.encode_body(&mut entry);
-    let sum = adler2::adler32_slice(&entry);
-    out.put_i64(sum as i64);
-    out.put_i32(entry.len() as i32);
-    out.put_bytes(&entry);
+    // The entry is encoded in place behind room for its checksum and length, which are
+    // filled in afterwards: no temporary buffer per record.
+    let start = out.len();
+    out.extend_from_slice(&[0; 12]);
+    hdr.encode(out);
+    txn.encode_body(out);
+    let len = out.len() - start - 12;
+    let sum = adler2::adler32_slice(&out[start + 12..]);
+    out[start..start + 8].copy_from_slice(&(sum as i64).to_be_bytes());
+    out[start + 8..start + 12].copy_from_slice(&(len as i32).to_be_bytes());
     out.put_u8(END_OF_RECORD);
 }
 
@@ -65,6 +68,7 @@ pub struct FileTxnLog {
     force_sync: bool,
     /// Set by [`TxnLog::roll`]: the next append starts a new segment.
     roll: bool,
+    /// Records appended since the last [`TxnLog::write_out`], encoded: one write per batch.
     buf: Vec<u8>,
 }
 
@@ -133,25 +137,40 @@ impl FileTxnLog {
 impl TxnLog for FileTxnLog {
     fn append(&mut self, hdr: &TxnHeader, txn: &Txn) -> io::Result<()> {
         if self.cur.is_none() || self.roll {
+            // A new segment starts with this record: what is buffered belongs to the old one.
+            self.write_out()?;
             self.roll = false;
             self.open_segment(hdr.zxid)?;
         }
-        self.buf.clear();
         encode_record(hdr, txn, &mut self.buf);
-        let seg = self.cur.as_mut().expect("opened above");
-        Self::pad(seg, self.prealloc, self.buf.len() as u64)?;
-        if let Err(e) = seg.file.write_all(&self.buf) {
+        Ok(())
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let Some(seg) = self.cur.as_mut() else {
+            self.buf.clear();
+            return Err(io::Error::other("no segment open for buffered records"));
+        };
+        let written = Self::pad(seg, self.prealloc, self.buf.len() as u64)
+            .and_then(|()| seg.file.write_all(&self.buf));
+        if let Err(e) = written {
             // Leave no partial record behind: cut back to the last complete one. If even that
             // fails, the caller treats the log as broken.
+            self.buf.clear();
             seg.file.truncate_at(seg.pos)?;
             seg.size = seg.pos;
             return Err(e);
         }
         seg.pos += self.buf.len() as u64;
+        self.buf.clear();
         Ok(())
     }
 
     fn sync(&mut self) -> io::Result<()> {
+        self.write_out()?;
         match (&mut self.cur, self.force_sync) {
             (Some(seg), true) => seg.file.sync(),
             _ => Ok(()),
@@ -169,6 +188,8 @@ impl TxnLog for FileTxnLog {
     fn truncate_after(&mut self, zxid: i64) -> io::Result<()> {
         // The segment being written may be cut or deleted below: close it, and start a new
         // one with the next append (its zxid is above every zxid left on disk).
+        debug_assert!(self.buf.is_empty(), "truncate_after with unwritten appends");
+        self.buf.clear();
         self.cur = None;
         self.roll = false;
         truncate_segments(&*self.disk, &self.dir, zxid)
@@ -469,6 +490,7 @@ mod tests {
             let (h, t) = txn(z);
             log.append(&h, &t).unwrap();
         }
+        log.write_out().unwrap();
         let mut bytes = std::fs::read(dir.path().join("log.1")).unwrap();
         bytes[16 + 20] ^= 0xff; // inside the first record's entry
         let e = read_segment(&bytes, true).unwrap_err();
