@@ -101,13 +101,14 @@ impl Server {
         };
         tracing::info!(zxid = %format!("{:#x}", rec.tree.last_zxid()), nodes = rec.tree.node_count(), sessions = rec.sessions.len(),
             replayed = rec.replayed, digest = rec.tree.digest(), ms = t0.elapsed().as_millis() as u64, "recovered data directory");
+        let mut startup_snapshot = None;
         if rec.snapshot_zxid != Some(rec.tree.last_zxid()) {
             // Like Apache, snapshot what was loaded, so the next start replays less; unlike
             // Apache, while serving (the capture is an O(1) clone): everything in it is in the
             // log already, and a snapshot cut short by a crash is incomplete and skipped.
             let data = snapshot::capture(&rec.tree, rec.sessions.clone());
             let (d, s) = (disk.clone(), snap_dir.clone());
-            tokio::task::spawn_blocking(move || {
+            startup_snapshot = Some(tokio::task::spawn_blocking(move || {
                 let t = std::time::Instant::now();
                 match snapshot::write(d.as_ref(), &s, &data) {
                     Ok(file) => {
@@ -117,7 +118,7 @@ impl Server {
                         tracing::warn!(dir = %s.display(), "cannot write a snapshot of the recovered tree ({e}); the next start replays the log again")
                     }
                 }
-            });
+            }));
         }
         let bind = SocketAddr::new(cfg.client_address, cfg.client_port);
         let listener = TcpListener::bind(bind).await.with_context(|| {
@@ -138,13 +139,21 @@ impl Server {
         let mut tasks = Vec::new();
         if cfg.purge_interval_hours > 0 {
             let every = std::time::Duration::from_secs(3600 * cfg.purge_interval_hours as u64);
-            tasks.push(tokio::spawn(storage::purge::run_autopurge(
+            let purge = storage::purge::run_autopurge(
                 disk.clone(),
                 snap_dir.clone(),
                 log_dir.clone(),
                 cfg.snap_retain_count as usize,
                 every,
-            )));
+            );
+            let first = startup_snapshot.take();
+            tasks.push(tokio::spawn(async move {
+                // The first purge counts the start-up snapshot among those retained.
+                if let Some(h) = first {
+                    let _ = h.await;
+                }
+                purge.await
+            }));
         }
         let log = FileTxnLog::new(disk.clone(), log_dir, cfg.force_sync);
         let core = core::Core::new(

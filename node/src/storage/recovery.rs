@@ -155,10 +155,10 @@ fn load_snapshot(
     let snaps = snapshot::list(disk, dir)
         .with_context(|| format!("cannot list snapshots in {}", dir.display()))?;
     for (zxid, path) in snaps.iter().take(SNAPSHOTS_TRIED) {
-        let bytes = disk
-            .read(path)
+        let mut file = disk
+            .open_read(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        match snapshot::decode(&bytes) {
+        match snapshot::decode_from(&mut *file) {
             Ok((nodes, sessions, digest)) => {
                 let tree = DataTree::from_nodes(nodes, *zxid);
                 if let Some((dz, d)) = digest {

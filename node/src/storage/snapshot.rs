@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use zk_proto::data::{Acl, StatPersisted};
-use zk_proto::jute::{decode_vec, Writer};
+use zk_proto::jute::Writer;
 use zk_proto::txn::FileHeader;
 use zk_proto::{Jute, Reader};
 
@@ -156,61 +156,78 @@ pub struct BadSnapshot(pub String);
 pub fn decode(
     bytes: &[u8],
 ) -> Result<(NodeMap, BTreeMap<i64, i32>, Option<(i64, u64)>), BadSnapshot> {
-    let bad = |what: &str, e: String| BadSnapshot(format!("{what}: {e}"));
-    let mut r = Reader::new(bytes);
-    let head = FileHeader::decode(&mut r).map_err(|e| bad("header", e.to_string()))?;
-    if head.magic != SNAP_MAGIC {
+    decode_from(&mut &bytes[..])
+}
+
+/// The bytes of a snapshot file's header (magic, version, dbid).
+const FILE_HEADER_LEN: u64 = 16;
+
+/// Reads a snapshot file a chunk at a time, as [`decode`] does a whole one: the file is never
+/// in memory whole (a million znodes make ~200 MB of file), and its checksum is computed as
+/// the chunks pass. A read error is reported as a bad snapshot naming the byte it reached.
+#[allow(clippy::type_complexity)]
+pub fn decode_from(
+    r: &mut dyn io::Read,
+) -> Result<(NodeMap, BTreeMap<i64, i32>, Option<(i64, u64)>), BadSnapshot> {
+    let mut head = [0u8; FILE_HEADER_LEN as usize];
+    r.read_exact(&mut head)
+        .map_err(|e| BadSnapshot(format!("header: {e}")))?;
+    let head_rec = FileHeader::decode(&mut Reader::new(&head))
+        .map_err(|e| BadSnapshot(format!("header: {e}")))?;
+    if head_rec.magic != SNAP_MAGIC {
         return Err(BadSnapshot(format!(
             "bad magic {:#x}, expected ZKSN",
-            head.magic
+            head_rec.magic
         )));
     }
-    let n_sessions = r.i32().map_err(|e| bad("session count", e.to_string()))?;
-    let mut sessions = BTreeMap::new();
-    for _ in 0..n_sessions.max(0) {
-        let id = r.i64().map_err(|e| bad("session", e.to_string()))?;
-        let to = r.i32().map_err(|e| bad("session", e.to_string()))?;
-        sessions.insert(id, to);
-    }
-    let n_acls = r.i32().map_err(|e| bad("acl map", e.to_string()))?;
-    let mut acls: BTreeMap<i64, AclList> = BTreeMap::new();
-    for _ in 0..n_acls.max(0) {
-        let idx = r.i64().map_err(|e| bad("acl map", e.to_string()))?;
-        let list: Vec<Acl> = decode_vec(&mut r).map_err(|e| bad("acl map", e.to_string()))?;
-        acls.insert(idx, list.into());
-    }
-    let mut nodes = NodeMap::default();
-    loop {
-        let p = String::decode(&mut r).map_err(|e| bad("node path", e.to_string()))?;
-        if p == "/" {
-            break;
+    let mut adler = adler2::Adler32::new();
+    adler.write_slice(&head);
+    let mut dec = StreamDecoder::for_file(usize::MAX >> 1);
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut read = FILE_HEADER_LEN;
+    let (snap, mut tail) = loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => {
+                return Err(BadSnapshot(format!(
+                    "file ends at byte {read} inside the database (incomplete or damaged file)"
+                )))
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(BadSnapshot(format!("read error at byte {read}: {e}"))),
+        };
+        read += n as u64;
+        if let Some((snap, rest)) = dec.feed(&chunk[..n])? {
+            adler.write_slice(&chunk[..n - rest]);
+            break (snap, chunk[n - rest..n].to_vec());
         }
-        let data = Option::<Vec<u8>>::decode(&mut r).map_err(|e| bad(&p, e.to_string()))?;
-        let acl_ref = r.i64().map_err(|e| bad(&p, e.to_string()))?;
-        let stat = StatPersisted::decode(&mut r).map_err(|e| bad(&p, e.to_string()))?;
-        // The digest is computed once, by DataTree::from_nodes.
-        add_node(&mut nodes, &acls, p, data, acl_ref, stat, false)?;
-    }
-    let sealed_len = r.position();
-    let sum = r.i64().map_err(|e| bad("seal", e.to_string()))?;
-    if adler2::adler32_slice(&bytes[..sealed_len]) as i64 != sum {
+        adler.write_slice(&chunk[..n]);
+    };
+    drop(chunk);
+    // What follows the database is small: seal, digest, seal.
+    r.read_to_end(&mut tail)
+        .map_err(|e| BadSnapshot(format!("read error in the seal: {e}")))?;
+    let bad = |what: &str, e: String| BadSnapshot(format!("{what}: {e}"));
+    let mut t = Reader::new(&tail);
+    let sum = t.i64().map_err(|e| bad("seal", e.to_string()))?;
+    if adler.checksum() as i64 != sum {
         return Err(BadSnapshot(
             "checksum does not match (incomplete or damaged file)".into(),
         ));
     }
-    let marker = String::decode(&mut r).map_err(|e| bad("seal", e.to_string()))?;
+    let marker = String::decode(&mut t).map_err(|e| bad("seal", e.to_string()))?;
     if marker != "/" {
         return Err(BadSnapshot("seal marker missing".into()));
     }
-    let digest = if r.remaining() >= 20 + 8 {
-        let zxid = r.i64().map_err(|e| bad("digest", e.to_string()))?;
-        let _version = r.i32().map_err(|e| bad("digest", e.to_string()))?;
-        let d = r.i64().map_err(|e| bad("digest", e.to_string()))?;
+    let digest = if t.remaining() >= 20 + 8 {
+        let zxid = t.i64().map_err(|e| bad("digest", e.to_string()))?;
+        let _version = t.i32().map_err(|e| bad("digest", e.to_string()))?;
+        let d = t.i64().map_err(|e| bad("digest", e.to_string()))?;
         Some((zxid, d as u64))
     } else {
         None
     };
-    Ok((nodes, sessions, digest))
+    Ok((snap.nodes, snap.sessions, digest))
 }
 
 /// Adds a node read from a snapshot (file or stream) under its parent; returns its digest
@@ -355,6 +372,9 @@ pub fn encode_stream(snap: &SnapshotData) -> Vec<u8> {
 /// and `digest` computed from the nodes received (what [`DataTree::from_nodes`] would compute).
 pub struct StreamDecoder {
     max_record: usize,
+    /// Reading a snapshot file's database: it ends at the `"/"` after the nodes (no
+    /// signature), and the digest is left to `DataTree::from_nodes`.
+    file: bool,
     stage: Stage,
     /// An incomplete record, waiting for `need` bytes in all.
     buf: Vec<u8>,
@@ -471,6 +491,7 @@ impl StreamDecoder {
     pub fn new(max_record: usize) -> Self {
         StreamDecoder {
             max_record,
+            file: false,
             stage: Stage::SessionCount,
             buf: Vec::new(),
             need: 0,
@@ -479,6 +500,16 @@ impl StreamDecoder {
             acls: BTreeMap::new(),
             nodes: NodeMap::default(),
             digest: 0,
+        }
+    }
+
+    /// A decoder for the database inside a snapshot file (from the byte after the file
+    /// header): it completes at the `"/"` that ends the nodes, and `feed` then returns how
+    /// many bytes of its last slice follow the database (the seal).
+    fn for_file(max_record: usize) -> Self {
+        StreamDecoder {
+            file: true,
+            ..Self::new(max_record)
         }
     }
 
@@ -545,10 +576,14 @@ impl StreamDecoder {
     }
 
     fn fail(&mut self, e: String) -> BadSnapshot {
-        let msg = format!(
-            "snapshot stream from the leader is not a valid database at byte {}: {e}",
-            self.consumed
-        );
+        let msg = if self.file {
+            format!("database at byte {}: {e}", self.consumed + FILE_HEADER_LEN)
+        } else {
+            format!(
+                "snapshot stream from the leader is not a valid database at byte {}: {e}",
+                self.consumed
+            )
+        };
         self.stage = Stage::Failed(msg.clone());
         self.buf = Vec::new();
         BadSnapshot(msg)
@@ -626,7 +661,9 @@ impl StreamDecoder {
             }
             Stage::Nodes => {
                 let p = c.string("node path")?;
-                if p == "/" {
+                if p == "/" && self.file {
+                    Stage::Done
+                } else if p == "/" {
                     Stage::Signature
                 } else {
                     let data = c.buffer("node data")?;
@@ -634,8 +671,16 @@ impl StreamDecoder {
                     let stat = c.take(STAT_LEN)?;
                     let stat = StatPersisted::decode(&mut Reader::new(stat))
                         .map_err(|e| Halt::Bad(format!("node {p}: {e}")))?;
-                    let d = add_node(&mut self.nodes, &self.acls, p, data, acl_ref, stat, true)
-                        .map_err(|e| Halt::Bad(e.0))?;
+                    let d = add_node(
+                        &mut self.nodes,
+                        &self.acls,
+                        p,
+                        data,
+                        acl_ref,
+                        stat,
+                        !self.file,
+                    )
+                    .map_err(|e| Halt::Bad(e.0))?;
                     self.digest = self.digest.wrapping_add(d);
                     Stage::Nodes
                 }
@@ -704,6 +749,17 @@ mod tests {
         assert_eq!(nodes.len(), t.node_count());
         assert_eq!(sessions, snap.sessions);
         assert_eq!(digest, Some((snap.zxid, snap.digest)));
+        // Read a chunk at a time, a file cut short or damaged is refused, not half loaded.
+        let half = decode(&file[..file.len() / 2]).map(|(n, _, d)| (n.len(), d));
+        let e = half.expect_err("half a file").0;
+        assert!(e.contains("ends at byte"), "{e}");
+        let mut bad = file.clone();
+        bad[file.len() / 2] ^= 0x01;
+        assert!(decode(&bad).is_err());
+        // Cut inside the first seal (the digest and the last seal are 33 bytes after it).
+        let cut = decode(&file[..file.len() - 40]).map(|(n, _, d)| (n.len(), d));
+        let e = cut.expect_err("cut in the seal").0;
+        assert!(e.contains("seal"), "{e}");
     }
 
     #[test]
