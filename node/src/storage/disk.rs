@@ -22,10 +22,6 @@ pub trait Disk: Send + Sync + 'static {
         all.drain(..cut);
         Ok(all)
     }
-    /// Opens a file for reading from the start, a chunk at a time.
-    fn open_read(&self, p: &Path) -> io::Result<Box<dyn io::Read + Send>> {
-        Ok(Box::new(io::Cursor::new(self.read(p)?)))
-    }
     /// Creates (or truncates) a file for writing.
     fn create(&self, p: &Path) -> io::Result<Box<dyn DiskFile>>;
     fn truncate(&self, p: &Path, len: u64) -> io::Result<()>;
@@ -80,9 +76,6 @@ impl Disk for FsDisk {
     }
     fn read(&self, p: &Path) -> io::Result<Vec<u8>> {
         fs::read(p)
-    }
-    fn open_read(&self, p: &Path) -> io::Result<Box<dyn io::Read + Send>> {
-        Ok(Box::new(File::open(p)?))
     }
     fn read_tail(&self, p: &Path, n: u64) -> io::Result<Vec<u8>> {
         let mut f = File::open(p)?;
