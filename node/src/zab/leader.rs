@@ -422,13 +422,14 @@ impl Leader {
         if self.phase != Phase::Broadcast {
             return;
         }
-        let mut acked: BTreeMap<ServerId, Zxid> = self
+        let me = sh.cfg.my_id;
+        let acked = self
             .learners
             .values()
+            .filter(|h| h.sid != me)
             .filter_map(|h| h.acked.map(|a| (h.sid, a)))
-            .collect();
-        acked.insert(sh.cfg.my_id, sh.history.persisted());
-        let Some(q) = sh.cfg.ensemble.quorum_acked(&acked) else {
+            .chain(std::iter::once((me, sh.history.persisted())));
+        let Some(q) = sh.cfg.ensemble.quorum_acked_of(acked) else {
             return;
         };
         if q <= sh.history.committed() {

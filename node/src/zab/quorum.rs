@@ -83,11 +83,29 @@ impl Ensemble {
     /// The highest zxid acknowledged by a quorum of voters, given each voter's highest
     /// acknowledged zxid (acknowledgements are cumulative: a voter logs in zxid order).
     pub fn quorum_acked(&self, acked: &BTreeMap<ServerId, Zxid>) -> Option<Zxid> {
-        let mut zs: Vec<Zxid> = acked
-            .iter()
-            .filter(|(s, _)| self.is_voter(**s))
-            .map(|(_, z)| *z)
-            .collect();
+        self.quorum_acked_of(acked.iter().map(|(s, z)| (*s, *z)))
+    }
+
+    /// [`Ensemble::quorum_acked`] over (voter, acknowledged zxid) pairs, one per server,
+    /// without allocating for ensembles of up to 16 voters (the leader asks on every ACK).
+    pub fn quorum_acked_of(&self, acked: impl Iterator<Item = (ServerId, Zxid)>) -> Option<Zxid> {
+        let mut buf = [Zxid(0); 16];
+        let mut n = 0;
+        let mut spill: Vec<Zxid> = Vec::new();
+        for (_, z) in acked.filter(|(s, _)| self.is_voter(*s)) {
+            if n < buf.len() {
+                buf[n] = z;
+                n += 1;
+            } else {
+                spill.push(z);
+            }
+        }
+        let zs = if spill.is_empty() {
+            &mut buf[..n]
+        } else {
+            spill.extend_from_slice(&buf);
+            &mut spill[..]
+        };
         let q = self.quorum_size();
         if zs.len() < q {
             return None;
@@ -122,5 +140,15 @@ mod tests {
         assert_eq!(e.quorum_acked(&acks), Some(Zxid(5)));
         let one: BTreeMap<_, _> = [(ServerId(1), Zxid(7))].into_iter().collect();
         assert_eq!(e.quorum_acked(&one), None);
+    }
+
+    /// More voters than the stack buffer holds: the same answer.
+    #[test]
+    fn quorum_acked_of_many_voters() {
+        let e = Ensemble::numbered(21, 0);
+        let acks = (1..=21).map(|s| (ServerId(s), Zxid(s * 10)));
+        // 11 of 21: the 11th largest of 10..=210.
+        assert_eq!(e.quorum_acked_of(acks.clone()), Some(Zxid(110)));
+        assert_eq!(e.quorum_acked_of(acks.take(10)), None);
     }
 }
