@@ -211,7 +211,8 @@ def topology_table(rows, machine, topology):
         b = values(rows, "zk-node", measure, path, topology)
         if not a and not b:
             continue
-        label = label.format(rate=machine.get("rate_label", "a fixed rate"),
+        rate = machine.get(f"rate_label_{topology}", machine.get("rate_label", "a fixed rate"))
+        label = label.format(rate=rate,
                              znodes=machine.get("znodes_label", "N"))
         ma, mb = median(a), median(b)
         ratio = mb / ma if ma and mb is not None and ma > 0 else None

@@ -350,7 +350,7 @@ measure_workloads() {
 	done
 	rate=$($PY value "$RESULTS" apache set throughput "$TOPO")
 	rate=$(awk -v r="$rate" -v f="$RATE_FRACTION" 'BEGIN { printf "%.0f", r * f }')
-	$PY machine-set "$MACHINE" rate_label="${rate}/s (${RATE_FRACTION} x Apache set max)"
+	$PY machine-set "$MACHINE" "rate_label_$TOPO=${rate}/s (${RATE_FRACTION} x Apache set max)"
 	say "== set latency at $rate ops/s ($RATE_FRACTION of Apache's saturated set throughput)"
 	for round in $(seq 1 "$ROUNDS"); do
 		bench apache set_at_rate "$round" "$ca" set "${sat[@]}" "${d[@]}" --rate "$rate"

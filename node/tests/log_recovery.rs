@@ -249,3 +249,23 @@ fn damage_in_an_older_segment_is_an_error() {
     std::fs::write(&first, &good[..n - 3]).unwrap();
     assert!(recover(&d.v2).is_err());
 }
+
+/// A segment missing from the middle of the log (here the first, with no snapshot before it)
+/// is refused, naming the missing zxids, instead of replaying around the hole.
+#[test]
+fn a_missing_segment_is_an_error_naming_the_missing_zxids() {
+    let d = write_log();
+    std::fs::remove_file(d.v2.join("log.1")).unwrap();
+    let e = format!(
+        "{:#}",
+        recover(&d.v2)
+            .err()
+            .expect("a hole in the log must be refused")
+    );
+    assert!(e.contains(&format!("0x1..={:#x}", FIRST)), "{e}");
+    assert!(
+        e.contains("missing") && e.contains("deleted or lost"),
+        "{e}"
+    );
+    assert!(e.contains(&d.last_segment.display().to_string()), "{e}");
+}

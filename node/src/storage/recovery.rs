@@ -125,14 +125,33 @@ fn read_log(
             }
         }
         for entry in seg.records {
-            if entry.hdr.zxid <= high {
+            let z = entry.hdr.zxid;
+            if z <= high {
                 continue;
             }
-            high = entry.hdr.zxid;
+            if let Some(missing) = gap(high, z) {
+                bail!(
+                    "transactions {missing} are missing from the log in {}: {} holds {z:#x} \
+                     next. A log file was deleted or lost. Restore it from a backup; or, on an \
+                     ensemble member, empty this member's data directories (dataDir and \
+                     dataLogDir) so that it gets a snapshot from the leader when it rejoins",
+                    log_dir.display(),
+                    path.display()
+                );
+            }
+            high = z;
             visit(entry);
         }
     }
     Ok(())
+}
+
+/// Zxids between `high` and the next logged one, `next`, that should be there and are not:
+/// within an epoch every transaction is logged (the counter goes up by one); a new epoch
+/// starts its own count, so a jump to a higher epoch is no gap.
+fn gap(high: i64, next: i64) -> Option<String> {
+    let same_epoch = (high >> 32) == (next >> 32);
+    (same_epoch && next > high + 1).then(|| format!("{:#x}..={:#x}", high + 1, next - 1))
 }
 
 fn replay_sessions(sessions: &mut BTreeMap<i64, i32>, client: i64, txn: &Txn) {
