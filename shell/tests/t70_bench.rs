@@ -277,3 +277,52 @@ async fn t73_existing_prefix_is_refused() {
     assert_eq!(c.exists("/fresh", false).await.unwrap(), None);
     c.close().await;
 }
+
+/// A timed run whose server dies part way ends on time anyway, for the pipelined workloads
+/// and for paced (worker) runs: the lost operations are counted as CONNECTIONLOSS, cleanup
+/// gives up after the session timeout and says how to delete the prefix later, and the exit
+/// status is 1.
+#[tokio::test]
+async fn t74_a_run_ends_when_the_server_dies() {
+    for rate in [None, Some("500")] {
+        let Some(server) = start(Target::ZkNode) else {
+            return;
+        };
+        let connect = server.connect_string();
+        let mut cmd = zksh();
+        cmd.args(["bench", "set", "-s", &connect, "--duration", "2s"])
+            .args(["--clients", "2", "--inflight", "4", "--keys", "10"])
+            .args(["--timeout", "2000"]);
+        if let Some(r) = rate {
+            cmd.args(["--rate", r]);
+        }
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run zksh");
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let pid = server.pid().expect("zk-node pid").to_string();
+        assert!(Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap()
+            .success());
+        // Waited for on a thread, with a deadline: a hang must fail the test, not stall it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let out = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!("zksh bench ({rate:?}) still running 60 s after its server died")
+            })
+            .expect("wait");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{rate:?}: {stdout}");
+        assert!(stdout.contains("CONNECTIONLOSS"), "{rate:?}: {stdout}");
+        assert!(stdout.contains("deleteall"), "{rate:?}: {stdout}");
+        drop(server);
+    }
+}

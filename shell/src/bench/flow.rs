@@ -139,6 +139,10 @@ impl Pipeline for Flow {
         })
     }
 
+    fn over(&self, now: Instant) -> bool {
+        self.in_flight.is_empty() && self.gate.is_over(now)
+    }
+
     fn reply(&mut self, result: Result<(), Error>, now: Instant) {
         let (start, kind) = self
             .in_flight

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
@@ -151,7 +151,10 @@ async fn run_in(ctx: &Ctx<'_>) -> Result<Report, BenchError> {
             Err(e) => super::CleanupReport {
                 deleted: 0,
                 seconds: 0.0,
-                error: Some(format!("cannot connect to clean up {owned_root}: {e}")),
+                error: Some(format!(
+                    "cannot connect to clean up {owned_root}: {e}; delete it when the cluster is back (zksh -s {} -c 'deleteall {owned_root}')",
+                    ctx.opts.connect
+                )),
             },
         });
         if let Ok(c) = cleaner {
@@ -203,10 +206,30 @@ async fn claim_prefix(control: &Client, prefix: &str) -> Result<String, BenchErr
 }
 
 /// The session that deletes the prefix: the control session if it still lives, else a new one.
-async fn cleanup_client(ctx: &Ctx<'_>, control: Client) -> Result<Client, crate::client::Error> {
-    match control.wait_connected().await {
-        Ok(()) => Ok(control),
-        Err(_) => Client::connect(&ctx.opts.connect, ctx.client_options()).await,
+/// Waits at most a session timeout for the cluster: a run against a cluster that went down
+/// ends, and its report says that the prefix was left behind.
+async fn cleanup_client(ctx: &Ctx<'_>, control: Client) -> Result<Client, String> {
+    let wait = Duration::from_millis(ctx.opts.session_timeout_ms.max(1000) as u64);
+    let down = || {
+        format!(
+            "no server answered within {:.1} s (the cluster is down?)",
+            wait.as_secs_f64()
+        )
+    };
+    match tokio::time::timeout(wait, control.wait_connected()).await {
+        Ok(Ok(())) => Ok(control),
+        Ok(Err(_)) => {
+            match tokio::time::timeout(
+                wait,
+                Client::connect(&ctx.opts.connect, ctx.client_options()),
+            )
+            .await
+            {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err(down()),
+            }
+        }
+        Err(_) => Err(down()),
     }
 }
 

@@ -50,6 +50,14 @@ impl Gate {
         self.ticket_at(Instant::now())
     }
 
+    /// True once no more tickets will be handed out (stop asked, deadline passed, or every
+    /// operation of `--ops` issued); takes none.
+    pub fn is_over(&self, now: Instant) -> bool {
+        self.stop.load(Ordering::Relaxed)
+            || self.deadline.is_some_and(|d| now >= d)
+            || matches!(self.limit, Limit::Ops(n) if self.issued.load(Ordering::Relaxed) >= n)
+    }
+
     /// [`Gate::ticket`] for an operation starting at `now`.
     pub fn ticket_at(&self, now: Instant) -> Option<u64> {
         if self.stop.load(Ordering::Relaxed) {
@@ -198,6 +206,9 @@ impl Maker {
 }
 
 /// One worker: operations until the gate closes. Returns what it measured.
+/// How long an operation may stay unanswered after the run is over before it is given up.
+const ABANDON_AFTER: Duration = Duration::from_secs(5);
+
 pub(super) async fn drive(gate: Arc<Gate>, mut maker: Maker, mut pace: Option<Pace>) -> Recorder {
     let mut rec = Recorder::new();
     while let Some(seq) = gate.ticket() {
@@ -205,7 +216,28 @@ pub(super) async fn drive(gate: Arc<Gate>, mut maker: Maker, mut pace: Option<Pa
             Some(p) => p.wait().await,
             None => Instant::now(),
         };
-        match maker.op(seq).await {
+        let result = {
+            // An operation waits for its reply (through reconnects). Once the run is over, one
+            // still pending after ABANDON_AFTER is given up: a run against a cluster that
+            // went down ends on time instead of waiting for it to come back.
+            let mut op = std::pin::pin!(maker.op(seq));
+            loop {
+                match tokio::time::timeout(Duration::from_secs(1), &mut op).await {
+                    Ok(r) => break Some(r),
+                    Err(_) if gate.is_over(Instant::now()) && start.elapsed() > ABANDON_AFTER => {
+                        break None
+                    }
+                    Err(_) => {}
+                }
+            }
+        };
+        let Some(result) = result else {
+            rec.error(ErrorCode::CONNECTION_LOSS);
+            gate.progress.add_error();
+            gate.progress.add_done(1);
+            break;
+        };
+        match result {
             Ok(kind) => rec.record(kind, start.elapsed()),
             Err(e) => {
                 rec.error(e.code());

@@ -136,6 +136,14 @@ pub trait Pipeline: Send + 'static {
     /// ends (closed or expired), each of its `depth` slots asks [`Pipeline::next`] once more and
     /// gets [`Error::Closed`] or [`Error::SessionExpired`], as `depth` callers would.
     fn reply(&mut self, result: Result<(), Error>, now: Instant);
+
+    /// True when the pipeline would send nothing more (asked without taking an operation).
+    /// While the session cannot reach a server, a pipeline that has nothing in flight and is
+    /// over is handed back instead of waiting for the reconnect: a timed run must end on time
+    /// against a cluster that went down.
+    fn over(&self, _now: Instant) -> bool {
+        false
+    }
 }
 
 /// A pipeline on its way through the session task; dropping it hands the pipeline back to
@@ -159,6 +167,10 @@ impl<P: Pipeline> Running<P> {
 impl<P: Pipeline> Pipeline for Running<P> {
     fn next(&mut self, now: Instant) -> Option<PipelineOp<'_>> {
         self.pipeline.as_mut()?.next(now)
+    }
+
+    fn over(&self, now: Instant) -> bool {
+        self.pipeline.as_ref().is_none_or(|p| p.over(now))
     }
 
     fn reply(&mut self, result: Result<(), Error>, now: Instant) {
@@ -224,6 +236,18 @@ impl Pipelines {
                 }
             }
             if !(self.exhausted && self.in_flight == 0) {
+                return;
+            }
+            self.queue.pop_front();
+            self.exhausted = false;
+        }
+    }
+
+    /// With no connection: hands back the front pipelines that have nothing in flight and
+    /// nothing more to send (see [`Pipeline::over`]).
+    pub fn settle_disconnected(&mut self, now: Instant) {
+        while let Some(front) = self.queue.front() {
+            if self.in_flight > 0 || !(self.exhausted || front.pipeline.over(now)) {
                 return;
             }
             self.queue.pop_front();

@@ -202,6 +202,8 @@ impl Session {
                 if self.closing() {
                     return Found::Closed;
                 }
+                self.pipelines
+                    .settle_disconnected(std::time::Instant::now());
                 let host = self.hosts[self.host_next % self.hosts.len()].clone();
                 self.host_next = (self.host_next + 1) % self.hosts.len();
                 let mut close_rx = self.close_rx.clone();
