@@ -234,15 +234,18 @@ async fn apache_and_zk_node_start_on_each_others_data_directory() -> Result<()> 
     let Some(mut apache) = ApacheServer::start(&options())? else {
         return Ok(());
     };
+    // `live` holds its session (and /c/eph-live) to the end of the test. Dropped, the client
+    // would go on trying to close the session at Apache's address, and a server that later
+    // took that port and holds the session (it is in the data) would rightly close it.
     let live = fill(&apache.connect_string()).await?;
     let written_by_apache = dump(&apache.connect_string()).await?;
     assert!(written_by_apache.contains_key("/c/eph-live"));
     assert!(!written_by_apache.contains_key("/c/eph-closed"));
-    apache.stop();
-    drop(live);
-
+    // Started while Apache still holds its port, so that zk-node gets another one.
     let mut node = ZkNode::start(&options())?;
     node.stop();
+    apache.stop();
+
     copy_version2(&apache.data_dir(), &node.data_dir())?;
     node.restart()?;
     let read_by_node = dump(&node.connect_string()).await?;
@@ -285,5 +288,6 @@ async fn apache_and_zk_node_start_on_each_others_data_directory() -> Result<()> 
         &written_by_node,
         &read_by_apache,
     );
+    drop(live);
     Ok(())
 }
