@@ -93,6 +93,12 @@ ZKSH=${ZKSH:-$TARGET_DIR/release/zksh}
 WORK=${OUT:-$(mktemp -d /var/tmp/zkfleet-compare.XXXXXX)}
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
+# Saturating writes fill a disk fast: every server keeps its logs and snapshots (each snapshot
+# holds the whole tree) until they are purged after each measurement (purge_all).
+free_gb=$(df -Pk "$WORK" | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
+if [ "${free_gb:-0}" -lt 20 ]; then
+	echo "compare.sh: only ${free_gb} GB free under $WORK; a full run may need 20 GB or more (use --out on a bigger disk)" >&2
+fi
 RESULTS=$WORK/results.jsonl
 MACHINE=$WORK/machine.json
 : >"$RESULTS"
@@ -286,6 +292,18 @@ bench() {
 	cpu=$(awk -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v t="$CLK_TCK" 'BEGIN { printf "\"server_cpu_s\":%.2f,\"client_cpu_s\":%.2f", s / t, c / t }')
 	echo "{\"topology\":\"$TOPO\",\"server\":\"$kind\",\"measure\":\"$measure\",\"round\":$round,$cpu,\"report\":$json}" >>"$RESULTS"
 	printf '  %-8s %-12s round %s  %s\n' "$kind" "$measure" "$round" "$(printf '%s' "$json" | $PY brief)" >&2
+	purge_all
+}
+
+# purge_all: keep the 3 newest snapshots (and the logs they need) of every running server,
+# as zkCleanup.sh would (the format is the same for both servers), so that a long run does
+# not fill the disk. Between measurements, never during one.
+purge_all() {
+	local name
+	for name in "${SERVERS[@]}"; do
+		[ -n "${PID_OF[$name]:-}" ] || continue
+		"$ZK_NODE" purge --data-dir "${DIR_OF[$name]}/data" -n 3 >/dev/null 2>&1 || true
+	done
 }
 
 # ---- the machine -----------------------------------------------------------------------------
