@@ -289,11 +289,6 @@ impl DataTree {
         t
     }
 
-    /// The shared ACL list equal to `acl` (what a node created or set with it will hold).
-    pub fn intern_acl(&mut self, acl: &[Acl]) -> AclList {
-        self.acls.intern(acl)
-    }
-
     /// Raises the last processed zxid without a transaction: a new leader starts its epoch at
     /// `epoch << 32` (Apache's `setlastProcessedZxid` at the end of `Leader.lead`'s start-up).
     pub fn raise_last_zxid(&mut self, zxid: i64) {
@@ -841,11 +836,6 @@ impl DataTree {
     /// Every node, for snapshots and digests: (path, node), in path order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
         self.nodes.iter().map(|(p, n)| (&**p, &**n))
-    }
-
-    /// Distinct ACL lists in use (Apache's `acl_cache` size).
-    pub fn acl_count(&self) -> usize {
-        self.acls.len()
     }
 }
 
